@@ -1,0 +1,51 @@
+"""``monai-singanseg``: train, sample, and more; each subcommand lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+# Subcommand modules, each with add_parser(subparsers) and run(args) -> int.
+_COMMANDS = ("train", "sample", "demo", "style", "evaluate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="monai-singanseg",
+        description="SinGAN-Seg for MONAI: train a GAN pyramid on one image and its label map, then sample "
+        "synthetic image+label pairs.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in _COMMANDS:
+        try:
+            module = importlib.import_module(f"monai_singanseg.cli.{name}")
+        except ModuleNotFoundError as err:
+            if err.name == f"monai_singanseg.cli.{name}":
+                continue
+            raise
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; user mistakes print one clear line and exit with status 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        return int(args.run(args) or 0)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        print(f"monai-singanseg {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"monai-singanseg {args.command}: interrupted; finished scales are kept in the checkpoint.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

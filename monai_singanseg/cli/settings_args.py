@@ -1,0 +1,39 @@
+"""Command-line flags that mirror :class:`SinGANSegSettings`, one per field, with the field's help text."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import MISSING, fields
+from typing import Any
+
+from monai_singanseg.settings import SinGANSegSettings
+
+__all__ = ["add_settings_arguments", "settings_from_arguments"]
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--iterations``, ``--max-size``, ... to ``parser``; defaults are the reference's."""
+    group = parser.add_argument_group("training settings (defaults reproduce the reference)")
+    for field in fields(SinGANSegSettings):
+        default = field.default if field.default is not MISSING else None
+        help_text = f"{field.metadata.get('help', '')} (default: {default})"
+        if isinstance(default, bool):
+            group.add_argument(_flag(field.name), dest=field.name, default=None,
+                               action=argparse.BooleanOptionalAction, help=help_text)
+        else:
+            group.add_argument(_flag(field.name), dest=field.name, type=type(default), default=None,
+                               metavar=field.name.upper(), help=help_text)
+
+
+def settings_from_arguments(args: argparse.Namespace, **overrides: Any) -> SinGANSegSettings:
+    """Settings from parsed flags; flags not given keep ``overrides`` or the defaults."""
+    values = dict(overrides)
+    for field in fields(SinGANSegSettings):
+        given = getattr(args, field.name, None)
+        if given is not None:
+            values[field.name] = given
+    return SinGANSegSettings(**values)

@@ -1,0 +1,5 @@
+"""Ignite handlers for SinGAN-Seg training."""
+
+from monai_singanseg.handlers.pyramid_checkpoint import PyramidCheckpoint
+
+__all__ = ["PyramidCheckpoint"]
