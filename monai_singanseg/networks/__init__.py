@@ -1,1 +1,7 @@
-"""."""
+"""Networks of SinGAN-Seg: ``nn.Module`` s only."""
+
+from monai_singanseg.networks.discriminator import SinGANDiscriminator
+from monai_singanseg.networks.generator import SinGANGenerator
+from monai_singanseg.networks.singanseg import SinGANSeg
+
+__all__ = ["SinGANDiscriminator", "SinGANGenerator", "SinGANSeg"]
