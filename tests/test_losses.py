@@ -31,7 +31,7 @@ def test_gradient_penalty_reaches_the_critic_not_the_fake():
 
 
 def test_wasserstein_losses_are_mean_score_differences():
-    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([0.5, 0.5])
+    real, fake = torch.tensor([1.0, 3.0]).view(1, 1, 2), torch.tensor([0.5, 0.5]).view(1, 1, 2)
     assert critic_wasserstein_loss(real, fake) == pytest.approx(0.5 - 2.0)
     assert generator_wasserstein_loss(fake) == pytest.approx(-0.5)
 

@@ -2,30 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
-from monai_singanseg.losses.adversarial import critic_wasserstein_loss, generator_wasserstein_loss
+from monai_singanseg.losses.adversarial import critic_wasserstein_loss, generator_wasserstein_loss, per_model_mean
 from monai_singanseg.losses.gradient_penalty import gradient_penalty
 from monai_singanseg.networks.discriminator import SinGANDiscriminator
 from monai_singanseg.networks.generator import SinGANGenerator
-from monai_singanseg.networks.singanseg import SinGANSeg
 from monai_singanseg.settings import SinGANSegSettings
-from monai_singanseg.utils.resize import upsample_to_scale
 
-__all__ = ["ScaleResult", "ScaleTrainer", "noise_amplitude"]
+__all__ = ["ScaleResult", "ScaleTrainer", "draw_noise", "noise_amplitude"]
 
 
-def noise_amplitude(real: torch.Tensor, coarser_reconstruction: torch.Tensor | None, factor: float = 0.1) -> torch.Tensor:
-    """The reference's noise amplitude: ``factor * RMSE(real, up(reconstruction of the coarser scales))``.
+def noise_amplitude(
+    real: torch.Tensor, coarser_reconstruction: torch.Tensor | None, factor: float = 0.1, num_models: int = 1
+) -> torch.Tensor:
+    """The reference's noise amplitude per model: ``factor * RMSE(real, up(reconstruction of the coarser scales))``.
 
     The coarsest scale (no coarser reconstruction) has amplitude 1: its input is pure noise.
+
+    Returns:
+        Shape ``(num_models,)``.
     """
     if coarser_reconstruction is None:
-        return torch.ones((), device=real.device)
-    return factor * torch.sqrt(F.mse_loss(coarser_reconstruction, real))
+        return torch.ones(num_models, device=real.device)
+    squared_error = (coarser_reconstruction - real) ** 2
+    return factor * torch.sqrt(per_model_mean(squared_error, num_models))
+
+
+def draw_noise(
+    generators: Sequence[torch.Generator], channels: int, shape: Sequence[int], single_channel: bool, device: torch.device
+) -> torch.Tensor:
+    """One noise map per model, each from its own generator, stacked model by model: ``(1, M * channels, *shape)``.
+
+    ``single_channel`` draws one channel repeated over all channels, as the reference does at the coarsest scale.
+    Noise is drawn on each generator's device and moved, so a CPU seed gives the same noise anywhere.
+    """
+    maps = []
+    for g in generators:
+        z = torch.randn(1, 1 if single_channel else channels, *shape, generator=g, device=g.device)
+        maps.append(z.expand(1, channels, *shape).to(device))
+    return torch.cat(maps, dim=1)
 
 
 @dataclass
@@ -40,7 +59,7 @@ class ScaleResult:
 
 
 class ScaleTrainer:
-    """Trains generator and critic of scale ``pyramid.num_trained_scales`` against the frozen coarser scales.
+    """Trains generator and critic of one scale against the frozen coarser scales, for one or many models.
 
     One :meth:`step` is one reference iteration (``training.train_single_scale``):
 
@@ -52,28 +71,40 @@ class ScaleTrainer:
        generator reuses the last critic step's fake, as the reference; more steps redraw the fake each time.
     4. the learning-rate schedules advance (x ``lr_decay`` once, at ``lr_decay_iteration``).
 
+    ``M = len(randoms)`` models train at once when ``generator`` and ``critic`` are grouped (``num_models=M``) and
+    stacks hold ``M * C`` channels: every loss is taken per model and summed, every random draw comes from the
+    model's own generator in the single-model order, and Adam is elementwise, so each model follows exactly the
+    path it would follow alone.
+
     Args:
-        pyramid: the pyramid with its coarser scales trained (eval mode).
-        real: the training stack at this scale, ``(1, C, *shape)``.
+        scale: index of this scale (0 = coarsest).
+        real: the training stack(s) at this scale, ``(1, M * C, *shape)``.
         generator: fresh or warm-started generator of this scale, on ``real``'s device.
         critic: fresh or warm-started critic of this scale.
         settings: the training settings.
-        random: source of every random draw.
+        randoms: one source of random draws per model.
+        sample_coarser: draws a random output of the frozen coarser scales, upsampled to this scale
+            (``None`` at the coarsest scale).
+        coarser_reconstruction: the coarser scales' reconstruction upsampled to this scale (``None`` at the coarsest).
     """
 
     def __init__(
         self,
-        pyramid: SinGANSeg,
+        scale: int,
         real: torch.Tensor,
         generator: SinGANGenerator,
         critic: SinGANDiscriminator,
         settings: SinGANSegSettings,
-        random: torch.Generator,
+        randoms: Sequence[torch.Generator],
+        sample_coarser: Callable[[], torch.Tensor] | None = None,
+        coarser_reconstruction: torch.Tensor | None = None,
     ) -> None:
-        self.scale = pyramid.num_trained_scales
-        self.pyramid, self.real, self.settings, self.random = pyramid, real, settings, random
+        self.scale, self.real, self.settings, self.randoms = scale, real, settings, list(randoms)
+        self.num_models = len(self.randoms)
+        self.channels = real.shape[1] // self.num_models
         self.generator, self.critic = generator.train(), critic.train()
         self.shape = tuple(real.shape[2:])
+        self.sample_coarser = sample_coarser
         betas = (settings.beta1, 0.999)
         self.optimizer_g = torch.optim.Adam(generator.parameters(), lr=settings.lr_generator, betas=betas)
         self.optimizer_d = torch.optim.Adam(critic.parameters(), lr=settings.lr_critic, betas=betas)
@@ -81,29 +112,26 @@ class ScaleTrainer:
         self.scheduler_g = torch.optim.lr_scheduler.MultiStepLR(self.optimizer_g, milestones, settings.lr_decay)
         self.scheduler_d = torch.optim.lr_scheduler.MultiStepLR(self.optimizer_d, milestones, settings.lr_decay)
         # Work that is constant within a scale, done once: the coarser reconstruction and the noise amplitude.
-        if self.scale == 0:
-            self.coarser_reconstruction = torch.zeros_like(real)
-            self.noise_amplitude = noise_amplitude(real, None)
-            self.reconstruction_noise = self._noise()
-        else:
-            self.coarser_reconstruction = upsample_to_scale(pyramid.reconstruct(), self.shape, pyramid.scale_factor)
-            self.noise_amplitude = noise_amplitude(real, self.coarser_reconstruction, settings.noise_amplitude_factor)
-            self.reconstruction_noise = torch.zeros_like(real)
+        amplitude = noise_amplitude(real, coarser_reconstruction, settings.noise_amplitude_factor, self.num_models)
+        self.noise_amplitude = amplitude
+        self._amplitude_map = amplitude.repeat_interleave(self.channels).view(1, -1, *([1] * len(self.shape)))
+        self.coarser_reconstruction = torch.zeros_like(real) if coarser_reconstruction is None else coarser_reconstruction
+        self.reconstruction_noise = self._noise() if scale == 0 else torch.zeros_like(real)
 
     def _noise(self) -> torch.Tensor:
-        # The coarsest scale draws one noise channel repeated over all channels, as the reference.
-        channels = 1 if self.scale == 0 else self.real.shape[1]
-        z = torch.randn(1, channels, *self.shape, generator=self.random, device=self.random.device)
-        return z.expand_as(self.real).to(self.real.device)
+        return draw_noise(self.randoms, self.channels, self.shape, self.scale == 0, self.real.device)
 
     def _coarser_sample(self) -> torch.Tensor:
-        if self.scale == 0:
-            return torch.zeros_like(self.real)
-        coarser = self.pyramid.sample(1, generator=self.random, num_scales=self.scale)
-        return upsample_to_scale(coarser, self.shape, self.pyramid.scale_factor)
+        return torch.zeros_like(self.real) if self.sample_coarser is None else self.sample_coarser()
+
+    def _reconstruction_loss(self) -> torch.Tensor:
+        rec_input = self._amplitude_map * self.reconstruction_noise + self.coarser_reconstruction
+        rec = self.generator(rec_input, self.coarser_reconstruction)
+        squared_error = (rec - self.real) ** 2
+        return self.settings.reconstruction_weight * per_model_mean(squared_error, self.num_models).sum()
 
     def step(self) -> dict[str, torch.Tensor]:
-        """One training iteration; returns its losses as detached tensors (no host sync)."""
+        """One training iteration; returns its losses (summed over models) as detached tensors, with no host sync."""
         if self.scale == 0:
             self.reconstruction_noise = self._noise()
         noise = self._noise()
@@ -111,9 +139,9 @@ class ScaleTrainer:
             previous = self._coarser_sample()
             # Only the last critic step's fake feeds the generator update: the others need no graph.
             with torch.set_grad_enabled(j == self.settings.critic_steps - 1):
-                fake = self.generator(self.noise_amplitude * noise + previous, previous)
+                fake = self.generator(self._amplitude_map * noise + previous, previous)
             penalty = gradient_penalty(
-                self.critic, self.real, fake, self.settings.gradient_penalty_weight, generator=self.random
+                self.critic, self.real, fake, self.settings.gradient_penalty_weight, generator=self.randoms
             )
             critic_loss = critic_wasserstein_loss(self.critic(self.real), self.critic(fake.detach())) + penalty
             self.optimizer_d.zero_grad(set_to_none=True)
@@ -123,13 +151,11 @@ class ScaleTrainer:
         self.critic.requires_grad_(False)
         for s in range(self.settings.generator_steps):
             if s > 0:
-                fake = self.generator(self.noise_amplitude * noise + previous, previous)
+                fake = self.generator(self._amplitude_map * noise + previous, previous)
             adversarial = generator_wasserstein_loss(self.critic(fake))
             reconstruction = torch.zeros((), device=self.real.device)
             if self.settings.reconstruction_weight != 0:
-                rec_input = self.noise_amplitude * self.reconstruction_noise + self.coarser_reconstruction
-                rec = self.generator(rec_input, self.coarser_reconstruction)
-                reconstruction = self.settings.reconstruction_weight * F.mse_loss(rec, self.real)
+                reconstruction = self._reconstruction_loss()
             self.optimizer_g.zero_grad(set_to_none=True)
             (adversarial + reconstruction).backward()
             self.optimizer_g.step()

@@ -1,48 +1,60 @@
-"""Scale-by-scale SinGAN-Seg training on an ignite ``Engine``: one epoch per scale, one iteration per step."""
+"""Scale-by-scale SinGAN-Seg training on an ignite ``Engine``: one epoch per scale, one iteration per step.
+
+One trainer trains one pyramid, or ``M`` single-image pyramids at once as grouped convolutions (the batched path
+of the speed issue): the same code runs both, and ``M = 1`` is exactly the reference's single-model training.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from ignite.engine import Engine, Events
 
-from monai_singanseg.engines.scale_trainer import ScaleResult, ScaleTrainer
+from monai_singanseg.engines.scale_trainer import ScaleResult, ScaleTrainer, draw_noise
 from monai_singanseg.networks.blocks import init_singan_weights_
 from monai_singanseg.networks.discriminator import SinGANDiscriminator
-from monai_singanseg.networks.singanseg import SinGANSeg
+from monai_singanseg.networks.generator import SinGANGenerator
+from monai_singanseg.networks.grouping import split_state_dict, stack_state_dicts
+from monai_singanseg.networks.singanseg import SinGANSeg, run_generators
 from monai_singanseg.settings import SinGANSegSettings
 from monai_singanseg.utils.layout import ChannelLayout
 from monai_singanseg.utils.pyramid import compute_pyramid, features_at_scale
-from monai_singanseg.utils.resize import resize
+from monai_singanseg.utils.resize import resize, upsample_to_scale
 
 __all__ = ["SinGANSegTrainer", "fingerprint", "real_pyramid"]
 
 
-def real_pyramid(stack: torch.Tensor, scale_shapes: list[tuple[int, ...]], first_shape: tuple[int, ...]) -> list[torch.Tensor]:
+def real_pyramid(stack: torch.Tensor, scale_shapes: Sequence[Sequence[int]], first_shape: Sequence[int]) -> list[torch.Tensor]:
     """The training stack at every scale: shrunk to ``first_shape`` once, then to each scale from there (reference)."""
     first = resize(stack, first_shape).clamp(-1, 1)
     return [resize(first, shape).clamp(-1, 1) for shape in scale_shapes]
 
 
 def fingerprint(stack: torch.Tensor) -> str:
-    """A short hash of the training stack, to refuse resuming with another image."""
+    """A short hash of a training stack, to refuse resuming with another image."""
     return hashlib.sha256(stack.detach().cpu().float().contiguous().numpy().tobytes()).hexdigest()[:16]
 
 
 class SinGANSegTrainer:
-    """Trains a :class:`SinGANSeg` pyramid on one encoded image+label stack.
+    """Trains :class:`SinGANSeg` pyramids, each on one encoded image+label stack.
 
     The ignite ``engine`` runs one epoch per scale (``engine.state.epoch - 1`` is the scale being trained) and one
     iteration per reference training iteration, so ignite and MONAI handlers attach as usual: a progress bar,
     loss logging (``engine.state.output`` holds the detached losses), TensorBoard, and
     :class:`monai_singanseg.handlers.PyramidCheckpoint` for a checkpoint after every scale and resume.
 
+    Given a sequence of ``M`` stacks, it trains ``M`` independent pyramids at once with grouped convolutions; the
+    stacks must give the same pyramid shapes (bucket images by :func:`compute_pyramid`) and channel count. Model ``m``
+    then equals the single-model training of stack ``m`` with seed ``seeds[m]``, up to float rounding.
+
     Args:
-        stack: the training stack ``(C, *spatial)`` in [-1, 1], from :meth:`ChannelLayout.encode`.
-        layout: the channel layout of ``stack``.
+        stacks: one training stack ``(C, *spatial)`` in [-1, 1] from :meth:`ChannelLayout.encode`, or a sequence.
+        layouts: the channel layout of each stack (one, or one per stack).
         settings: training settings.
+        seeds: one seed per stack (default: ``settings.seed`` for every stack).
 
     Example::
 
@@ -51,24 +63,47 @@ class SinGANSegTrainer:
         >>> model = trainer.run()
     """
 
-    def __init__(self, stack: torch.Tensor, layout: ChannelLayout, settings: SinGANSegSettings) -> None:
-        if stack.ndim != layout.spatial_dims + 1 or stack.shape[0] != layout.channels:
-            raise ValueError(f"stack {tuple(stack.shape)} does not match the layout ({layout.channels} channels, "
-                             f"{layout.spatial_dims}D).")
-        if not torch.isfinite(stack).all():
-            raise ValueError("the training stack contains NaN or Inf values.")
-        self.settings, self.layout = settings, layout
+    def __init__(
+        self,
+        stacks: torch.Tensor | Sequence[torch.Tensor],
+        layouts: ChannelLayout | Sequence[ChannelLayout],
+        settings: SinGANSegSettings,
+        seeds: Sequence[int] | None = None,
+    ) -> None:
+        self.single = isinstance(stacks, torch.Tensor)
+        stacks = [stacks] if self.single else list(stacks)
+        layouts = [layouts] * len(stacks) if isinstance(layouts, ChannelLayout) else list(layouts)
+        seeds = [settings.seed] * len(stacks) if seeds is None else list(seeds)
+        if not stacks or len(layouts) != len(stacks) or len(seeds) != len(stacks):
+            raise ValueError(f"need one layout and one seed per stack: {len(stacks)} stacks, {len(layouts)} layouts, "
+                             f"{len(seeds)} seeds.")
+        for i, (stack, layout) in enumerate(zip(stacks, layouts)):
+            if stack.ndim != layout.spatial_dims + 1 or stack.shape[0] != layout.channels:
+                raise ValueError(f"stack {i} {tuple(stack.shape)} does not match its layout ({layout.channels} "
+                                 f"channels, {layout.spatial_dims}D).")
+            if not torch.isfinite(stack).all():
+                raise ValueError(f"training stack {i} contains NaN or Inf values.")
+        specs = [compute_pyramid(s.shape[1:], settings.min_size, settings.max_size, settings.scale_factor) for s in stacks]
+        if len({(spec.scale_shapes, layout.channels) for spec, layout in zip(specs, layouts)}) > 1:
+            raise ValueError("stacks trained together need the same pyramid shapes and channel count: bucket them by "
+                             "compute_pyramid(shape).scale_shapes first.")
+        self.settings, self.layouts, self.seeds = settings, layouts, seeds
+        self.num_models, self.channels = len(stacks), layouts[0].channels
+        self.spatial_dims = layouts[0].spatial_dims
         self.device = torch.device(settings.device)
-        self.spec = compute_pyramid(stack.shape[1:], settings.min_size, settings.max_size, settings.scale_factor)
-        self.fingerprint = fingerprint(stack)
-        batch = stack.float().unsqueeze(0).to(self.device)
-        self.reals = real_pyramid(batch, list(self.spec.scale_shapes), self.spec.first_shape)
-        self.pyramid = SinGANSeg(
-            layout.spatial_dims, layout, self.spec.scale_shapes, self.spec.scale_factor,
-            settings.num_layers, settings.kernel_size, settings.base_features, settings.max_features,
-        ).to(self.device)
-        self.init_random = torch.Generator().manual_seed(settings.seed)
-        self.random = torch.Generator(self.device).manual_seed(settings.seed + 1)
+        self.spec = specs[0]
+        self.fingerprints = [fingerprint(s) for s in stacks]
+        # Training runs in torch's default dtype (float32 unless a caller sets float64, e.g. to compare paths exactly).
+        dtype = torch.get_default_dtype()
+        per_model = [real_pyramid(s.to(self.device, dtype).unsqueeze(0), self.spec.scale_shapes, spec.first_shape)
+                     for s, spec in zip(stacks, specs)]
+        self.reals = [torch.cat(scale, dim=1) for scale in zip(*per_model)]
+        self.init_randoms = [torch.Generator().manual_seed(seed) for seed in seeds]
+        self.randoms = [torch.Generator(self.device).manual_seed(seed + 1) for seed in seeds]
+        # The frozen, finished scales, kept grouped: generators, noise amplitudes (M,) and reconstruction noise.
+        self.generators: list[SinGANGenerator] = []
+        self.noise_amplitudes: list[torch.Tensor] = []
+        self.reconstruction_noise: list[torch.Tensor] = []
         self.previous: ScaleResult | None = None
         self.scale_trainer: ScaleTrainer | None = None
         self.engine = Engine(self._iteration)
@@ -78,20 +113,51 @@ class SinGANSegTrainer:
     @property
     def scale(self) -> int:
         """The scale being trained (or the next one)."""
-        return self.pyramid.num_trained_scales
+        return len(self.generators)
+
+    # -- building ---------------------------------------------------------------------------------------------------
 
     def _features(self, scale: int) -> int:
         return features_at_scale(scale, self.settings.base_features, self.settings.max_features)
 
-    def _build_critic(self, scale: int) -> SinGANDiscriminator:
-        return SinGANDiscriminator(self.layout.spatial_dims, self.layout.channels, self._features(scale),
-                                   self.settings.num_layers, self.settings.kernel_size)
+    def _network(self, cls: type, scale: int, num_models: int) -> Any:
+        s = self.settings
+        return cls(self.spatial_dims, self.channels, self._features(scale), s.num_layers, s.kernel_size, num_models)
+
+    def _initialised(self, cls: type, scale: int) -> Any:
+        # Each model is initialised alone from its own seed, then packed: the grouped module holds the same weights.
+        singles = [init_singan_weights_(self._network(cls, scale, 1), g) for g in self.init_randoms]
+        grouped = self._network(cls, scale, self.num_models)
+        grouped.load_state_dict(stack_state_dicts([m.state_dict() for m in singles]))
+        return grouped
+
+    def _amplitude_map(self, amplitudes: torch.Tensor) -> torch.Tensor:
+        channel_amplitudes = amplitudes.repeat_interleave(self.channels)
+        return channel_amplitudes.view(1, -1, *([1] * self.spatial_dims))
+
+    def _run_frozen(self, noises: Sequence[torch.Tensor]) -> torch.Tensor:
+        amplitudes = [self._amplitude_map(a) for a in self.noise_amplitudes[: len(noises)]]
+        return run_generators(self.generators, amplitudes, noises, self.spec.scale_shapes, self.spec.scale_factor)
+
+    @torch.no_grad()
+    def sample_coarser(self) -> torch.Tensor:
+        """A random output of the finished scales (fresh noise at every one), upsampled to the current scale."""
+        noises = [draw_noise(self.randoms, self.channels, shape, k == 0, self.device)
+                  for k, shape in enumerate(self.spec.scale_shapes[: self.scale])]
+        return upsample_to_scale(self._run_frozen(noises), self.spec.scale_shapes[self.scale], self.spec.scale_factor)
+
+    @torch.no_grad()
+    def coarser_reconstruction(self) -> torch.Tensor:
+        """The finished scales' reconstruction, upsampled to the current scale."""
+        rec = self._run_frozen(self.reconstruction_noise)
+        return upsample_to_scale(rec, self.spec.scale_shapes[self.scale], self.spec.scale_factor)
+
+    # -- ignite events ----------------------------------------------------------------------------------------------
 
     def _start_scale(self) -> None:
         scale = self.scale
-        generator, critic = self.pyramid.build_generator(scale), self._build_critic(scale)
-        init_singan_weights_(generator, self.init_random)
-        init_singan_weights_(critic, self.init_random)
+        generator = self._initialised(SinGANGenerator, scale)
+        critic = self._initialised(SinGANDiscriminator, scale)
         previous = self.previous
         # The reference starts a scale from the previous one's weights whenever the widths match.
         if self.settings.warm_start and previous is not None and self._features(scale - 1) == self._features(scale):
@@ -99,8 +165,11 @@ class SinGANSegTrainer:
             critic.load_state_dict(previous.critic.state_dict())
         generator.to(self.device).requires_grad_(True)
         critic.to(self.device).requires_grad_(True)
+        first = scale == 0
         self.scale_trainer = ScaleTrainer(
-            self.pyramid, self.reals[scale], generator, critic, self.settings, self.random
+            scale, self.reals[scale], generator, critic, self.settings, self.randoms,
+            sample_coarser=None if first else self.sample_coarser,
+            coarser_reconstruction=None if first else self.coarser_reconstruction(),
         )
 
     def _iteration(self, engine: Engine, batch: Any) -> dict[str, torch.Tensor]:
@@ -110,54 +179,90 @@ class SinGANSegTrainer:
     def _finish_scale(self) -> None:
         assert self.scale_trainer is not None
         result = self.scale_trainer.result()
-        self.pyramid.add_scale(result.generator, result.noise_amplitude, result.reconstruction_noise)
+        result.generator.requires_grad_(False).train(False)
         result.critic.requires_grad_(False).train(False)
+        self.generators.append(result.generator)
+        self.noise_amplitudes.append(result.noise_amplitude)
+        self.reconstruction_noise.append(result.reconstruction_noise)
         self.previous, self.scale_trainer = result, None
 
-    def run(self) -> SinGANSeg:
-        """Train the remaining scales and return the pyramid."""
-        remaining = self.spec.num_scales - self.scale
-        if remaining > 0:
+    def run(self) -> SinGANSeg | list[SinGANSeg]:
+        """Train the remaining scales; returns the pyramid (a list of ``M`` pyramids when given a sequence)."""
+        if self.scale < self.spec.num_scales:
             self.engine.run(data=None, max_epochs=self.spec.num_scales, epoch_length=self.settings.iterations)
-        return self.pyramid
+        pyramids = self.pyramids()
+        return pyramids[0] if self.single else pyramids
 
-    # -- resume -------------------------------------------------------------------------------------------------
+    # -- results and resume -----------------------------------------------------------------------------------------
+
+    def pyramids(self) -> list[SinGANSeg]:
+        """The finished scales as ``M`` independent :class:`SinGANSeg` modules (copies)."""
+        s = self.settings
+        pyramids = [
+            SinGANSeg(self.spatial_dims, layout, self.spec.scale_shapes, self.spec.scale_factor, s.num_layers,
+                      s.kernel_size, s.base_features, s.max_features).to(self.device)
+            for layout in self.layouts
+        ]
+        for scale, grouped in enumerate(self.generators):
+            states = split_state_dict(grouped.state_dict(), self.num_models)
+            noises = self.reconstruction_noise[scale].split(self.channels, dim=1)
+            for m, pyramid in enumerate(pyramids):
+                generator = pyramid.build_generator(scale)
+                generator.load_state_dict(states[m])
+                pyramid.add_scale(generator.to(self.device), self.noise_amplitudes[scale][m], noises[m])
+        return pyramids
+
+    @property
+    def pyramid(self) -> SinGANSeg:
+        """The finished scales of a single-model trainer."""
+        if not self.single:
+            raise ValueError("this trainer trains several pyramids: use pyramids().")
+        return self.pyramids()[0]
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue after the last finished scale: plain data and tensors only."""
         previous = self.previous
         return {
             "settings": self.settings.to_dict(),
-            "fingerprint": self.fingerprint,
+            "fingerprints": self.fingerprints,
+            "seeds": self.seeds,
             "critic": None if previous is None else {k: v.cpu() for k, v in previous.critic.state_dict().items()},
-            "init_random": self.init_random.get_state(),
-            "random": self.random.get_state(),
-            "complete": self.pyramid.is_complete,
+            "init_random": [g.get_state() for g in self.init_randoms],
+            "random": [g.get_state() for g in self.randoms],
+            "complete": self.scale == self.spec.num_scales,
         }
 
-    def load_state_dict(self, pyramid: SinGANSeg, state: dict[str, Any]) -> None:
-        """Continue from a half-trained ``pyramid`` and the trainer ``state`` saved beside it.
+    def load_state_dict(self, pyramids: SinGANSeg | Sequence[SinGANSeg], state: dict[str, Any]) -> None:
+        """Continue from half-trained ``pyramids`` and the trainer ``state`` saved beside them.
 
         Raises:
-            ValueError: the checkpoint was trained on another image or with other settings.
+            ValueError: the checkpoint was trained on other images or with other settings.
         """
-        if state["fingerprint"] != self.fingerprint:
+        pyramids = [pyramids] if isinstance(pyramids, SinGANSeg) else list(pyramids)
+        if state["fingerprints"] != self.fingerprints:
             raise ValueError("the checkpoint was trained on another image (or label): cannot resume from it.")
         saved = SinGANSegSettings.from_dict(state["settings"])
         differing = sorted(k for k, v in saved.to_dict().items() if k != "device" and v != getattr(self.settings, k))
-        if differing:
-            raise ValueError(f"the checkpoint was trained with other settings ({', '.join(differing)}): cannot resume.")
-        self.pyramid = pyramid.to(self.device)
-        self.init_random.set_state(state["init_random"])
-        self.random.set_state(state["random"])
-        if pyramid.num_trained_scales > 0:
-            scale = pyramid.num_trained_scales - 1
-            critic = self._build_critic(scale)
+        if differing or state["seeds"] != self.seeds:
+            raise ValueError(f"the checkpoint was trained with other settings ({', '.join(differing) or 'seeds'}): "
+                             "cannot resume.")
+        for g, saved_state in zip(self.init_randoms, state["init_random"]):
+            g.set_state(saved_state)
+        for g, saved_state in zip(self.randoms, state["random"]):
+            g.set_state(saved_state)
+        self.generators, self.noise_amplitudes, self.reconstruction_noise = [], [], []
+        for scale in range(pyramids[0].num_trained_scales):
+            grouped = self._network(SinGANGenerator, scale, self.num_models)
+            grouped.load_state_dict(stack_state_dicts([p.generators[scale].state_dict() for p in pyramids]))
+            self.generators.append(grouped.to(self.device).requires_grad_(False).train(False))
+            self.noise_amplitudes.append(torch.stack([p.noise_amplitudes[scale] for p in pyramids]).to(self.device))
+            self.reconstruction_noise.append(
+                torch.cat([p.reconstruction_noise[scale] for p in pyramids], dim=1).to(self.device))
+        if self.scale > 0:
+            critic = self._network(SinGANDiscriminator, self.scale - 1, self.num_models)
             critic.load_state_dict(state["critic"])
-            self.previous = ScaleResult(scale, pyramid.generators[scale], critic.to(self.device),
-                                        pyramid.noise_amplitudes[scale], pyramid.reconstruction_noise[scale])
+            self.previous = ScaleResult(self.scale - 1, self.generators[-1], critic.to(self.device),
+                                        self.noise_amplitudes[-1], self.reconstruction_noise[-1])
         self.engine.load_state_dict({
-            "epoch": pyramid.num_trained_scales,
-            "max_epochs": self.spec.num_scales,
-            "epoch_length": self.settings.iterations,
+            "epoch": self.scale, "max_epochs": self.spec.num_scales, "epoch_length": self.settings.iterations,
         })

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
 __all__ = ["gradient_penalty"]
+
+
+def _mixing_weights(generators: Sequence[torch.Generator | None], device: torch.device) -> torch.Tensor:
+    draws = [torch.rand(1, generator=g, device=g.device if g is not None else None) for g in generators]
+    return torch.cat([d.to(device) for d in draws])
 
 
 def gradient_penalty(
@@ -14,7 +19,7 @@ def gradient_penalty(
     real: torch.Tensor,
     fake: torch.Tensor,
     weight: float = 0.1,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
 ) -> torch.Tensor:
     """``weight * mean((||grad_x D(x)||_2 - 1) ** 2)`` at ``x = a * real + (1 - a) * fake``.
 
@@ -22,19 +27,28 @@ def gradient_penalty(
     one per pixel), and the gradient norm taken over channels at every pixel, so the critic is held 1-Lipschitz
     per patch rather than over the whole image. The penalty is differentiable (``create_graph=True``).
 
+    For ``M`` models trained together (a grouped critic with ``M`` score channels, stacks of ``M * C`` channels),
+    each model gets its own mixing weight from its own generator, its own per-pixel norms over its ``C`` channels,
+    and its own mean; the penalties are summed.
+
     Args:
-        critic: the critic, mapping ``(N, C, *spatial)`` to patch scores.
+        critic: the critic, mapping ``(N, M * C, *spatial)`` to ``(N, M, *patches)`` scores.
         real: the real stack.
         fake: the generated stack, same shape (detached or not: the penalty never reaches the generator).
         weight: the reference's ``lambda_grad``.
-        generator: source of the mixing weight.
+        generator: source of the mixing weight; a sequence gives one generator per model.
 
     Returns:
         A scalar tensor.
     """
-    mix = torch.rand(1, generator=generator, device=generator.device if generator is not None else None)
-    mix = mix.to(real.device)
+    generators = list(generator) if isinstance(generator, Sequence) else [generator]
+    num_models = len(generators)
+    mix = _mixing_weights(generators, real.device).repeat_interleave(real.shape[1] // num_models)
+    mix = mix.view(1, -1, *([1] * (real.ndim - 2)))
     interpolates = (mix * real + (1 - mix) * fake.detach()).requires_grad_(True)
     scores = critic(interpolates)
     (gradients,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
-    return ((gradients.norm(2, dim=1) - 1) ** 2).mean() * weight
+    per_model = gradients.unflatten(1, (num_models, -1))  # (N, M, C, *spatial)
+    norms = per_model.norm(2, dim=2)  # (N, M, *spatial)
+    penalties = ((norms - 1) ** 2).transpose(0, 1).reshape(num_models, -1).mean(dim=1)
+    return penalties.sum() * weight

@@ -3,5 +3,6 @@
 from monai_singanseg.networks.discriminator import SinGANDiscriminator
 from monai_singanseg.networks.generator import SinGANGenerator
 from monai_singanseg.networks.singanseg import SinGANSeg
+from monai_singanseg.networks.vgg import VGG19Features
 
-__all__ = ["SinGANDiscriminator", "SinGANGenerator", "SinGANSeg"]
+__all__ = ["SinGANDiscriminator", "SinGANGenerator", "SinGANSeg", "VGG19Features"]

@@ -11,14 +11,17 @@ from torch import nn
 __all__ = ["conv_norm_act", "init_singan_weights_"]
 
 
-def conv_norm_act(spatial_dims: int, in_channels: int, out_channels: int, kernel_size: int = 3) -> Convolution:
-    """Unpadded conv, BatchNorm, LeakyReLU(0.2): the reference's ``ConvBlock``."""
+def conv_norm_act(
+    spatial_dims: int, in_channels: int, out_channels: int, kernel_size: int = 3, groups: int = 1
+) -> Convolution:
+    """Unpadded conv, BatchNorm, LeakyReLU(0.2): the reference's ``ConvBlock`` (``groups`` independent copies)."""
     return Convolution(
         spatial_dims,
         in_channels,
         out_channels,
         kernel_size=kernel_size,
         padding=0,
+        groups=groups,
         norm="batch",
         act=("leakyrelu", {"negative_slope": 0.2}),
     )

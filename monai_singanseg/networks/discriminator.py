@@ -23,6 +23,9 @@ class SinGANDiscriminator(nn.Module):
         features: convolution width (the reference's ``nfc``).
         num_layers: number of convolutions, 5 in the reference.
         kernel_size: 3 in the reference.
+        num_models: train this many independent single-image models as one module: every layer becomes a grouped
+            convolution over ``num_models`` groups, channels are laid out model by model (``num_models * in_channels``
+            in and out), and BatchNorm is per channel, so each model keeps exactly its own weights and statistics.
 
     Example::
 
@@ -31,19 +34,28 @@ class SinGANDiscriminator(nn.Module):
     """
 
     def __init__(
-        self, spatial_dims: int, in_channels: int, features: int = 32, num_layers: int = 5, kernel_size: int = 3
+        self,
+        spatial_dims: int,
+        in_channels: int,
+        features: int = 32,
+        num_layers: int = 5,
+        kernel_size: int = 3,
+        num_models: int = 1,
     ) -> None:
         super().__init__()
         if spatial_dims not in (2, 3):
             raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims}.")
         if num_layers < 3:
             raise ValueError(f"num_layers must be at least 3, got {num_layers}.")
-        self.spatial_dims = spatial_dims
-        self.head = conv_norm_act(spatial_dims, in_channels, features, kernel_size)
+        self.spatial_dims, self.num_models = spatial_dims, num_models
+        in_channels, features, groups = in_channels * num_models, features * num_models, num_models
+        self.head = conv_norm_act(spatial_dims, in_channels, features, kernel_size, groups)
         self.body = nn.Sequential(
-            *(conv_norm_act(spatial_dims, features, features, kernel_size) for _ in range(num_layers - 2))
+            *(conv_norm_act(spatial_dims, features, features, kernel_size, groups) for _ in range(num_layers - 2))
         )
-        self.tail = Convolution(spatial_dims, features, 1, kernel_size=kernel_size, padding=0, conv_only=True)
+        self.tail = Convolution(
+            spatial_dims, features, num_models, kernel_size=kernel_size, padding=0, groups=groups, conv_only=True
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Score every patch of ``x`` ``(N, C, *spatial)``; returns ``(N, 1, *spatial - 10)`` with the defaults."""

@@ -13,7 +13,26 @@ from monai_singanseg.networks.generator import SinGANGenerator
 from monai_singanseg.utils.pyramid import features_at_scale
 from monai_singanseg.utils.resize import upsample_to_scale
 
-__all__ = ["SinGANSeg"]
+__all__ = ["SinGANSeg", "run_generators"]
+
+
+def run_generators(
+    generators: Sequence[nn.Module],
+    amplitudes: Sequence[torch.Tensor],
+    noises: Sequence[torch.Tensor],
+    shapes: Sequence[Sequence[int]],
+    scale_factor: float,
+) -> torch.Tensor:
+    """Run the coarsest ``len(noises)`` generators: ``x_k = G_k(amplitude_k * z_k + up(x_{k-1}), up(x_{k-1}))``.
+
+    ``amplitudes[k]`` is a scalar, or a per-channel map for models trained together as groups.
+    """
+    x = torch.zeros_like(noises[0])
+    for k, z in enumerate(noises):
+        if k > 0:
+            x = upsample_to_scale(x, shapes[k], scale_factor)
+        x = generators[k](amplitudes[k] * z + x, x)
+    return x
 
 
 class SinGANSeg(nn.Module):
@@ -140,7 +159,6 @@ class SinGANSeg(nn.Module):
         start_scale: int = 0,
         generator: torch.Generator | None = None,
         output_shape: Sequence[int] | None = None,
-        num_scales: int | None = None,
     ) -> torch.Tensor:
         """Draw synthetic image+label stacks.
 
@@ -153,7 +171,6 @@ class SinGANSeg(nn.Module):
             generator: source of the noise, for reproducible samples.
             output_shape: spatial shape of the samples; by default the training shape. Other shapes scale every
                 noise map by the same ratio and need ``start_scale=0``.
-            num_scales: run only the coarsest ``num_scales`` trained scales (used during training).
 
         Returns:
             ``(num_samples, channels, *shape)`` stacks in [-1, 1] channels; decode them with :meth:`decode`.
@@ -169,10 +186,9 @@ class SinGANSeg(nn.Module):
             raise ValueError(f"start_scale must lie in 0..{self.num_trained_scales - 1}, got {start_scale}.")
         if output_shape is not None and start_scale != 0:
             raise ValueError("output_shape other than the training shape needs start_scale=0.")
-        num_scales = self.num_trained_scales if num_scales is None else num_scales
         shapes = self._shapes_for(output_shape)
         noises = []
-        for k in range(num_scales):
+        for k in range(self.num_trained_scales):
             if k < start_scale:
                 noises.append(self.reconstruction_noise[k].expand(num_samples, *self.reconstruction_noise[k].shape[1:]))
             else:
@@ -189,12 +205,7 @@ class SinGANSeg(nn.Module):
 
     def run_scales(self, noises: Sequence[torch.Tensor], shapes: Sequence[Sequence[int]]) -> torch.Tensor:
         """Run the coarsest ``len(noises)`` generators on the given noise maps."""
-        x = torch.zeros_like(noises[0])
-        for k, z in enumerate(noises):
-            if k > 0:
-                x = upsample_to_scale(x, shapes[k], self.scale_factor)
-            x = self.generators[k](self.noise_amplitudes[k] * z + x, x)
-        return x
+        return run_generators(self.generators, self.noise_amplitudes, noises, shapes, self.scale_factor)
 
     def decode(self, stack: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Image in the input's range and dtype, label map of valid values (see :meth:`ChannelLayout.decode`)."""
