@@ -71,3 +71,14 @@ def test_rgb_without_label_asks_for_one(tmp_path):
     path = save_png(np.zeros((8, 8, 3), np.uint8), tmp_path / "rgb.png")
     with pytest.raises(ValueError, match="pass a label file"):
         load_training_pair(path)
+
+
+def test_reads_a_single_dicom_slice_as_2d(tmp_path):
+    pydicom_data = pytest.importorskip("pydicom.data")
+    path = pydicom_data.get_testdata_file("MR_small.dcm")
+    volume_label = np.zeros((64, 64), np.uint8)
+    volume_label[20:40, 20:40] = 1
+    nib.save(nib.Nifti1Image(volume_label, np.eye(4)), tmp_path / "label.nii.gz")
+    image, label, info = load_training_pair(path, tmp_path / "label.nii.gz")
+    assert image.shape == (1, 64, 64) and label.shape == (1, 64, 64)
+    assert info["file_format"] == "nifti"

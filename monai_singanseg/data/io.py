@@ -48,6 +48,9 @@ def load_image(path: str | os.PathLike, argument: str = "image") -> MetaTensor:
         loaded = LoadImage(reader=reader, image_only=True, ensure_channel_first=True, dtype=None)(str(path))
     except Exception as err:  # readers raise many types; the user needs the file name and the cause
         raise ValueError(f"cannot read {argument} file {path}: {err}") from None
+    if loaded.ndim == 4 and loaded.shape[-1] == 1:
+        # A single-slice volume (one DICOM image, a 2D NIfTI) is a 2D image.
+        loaded = loaded[..., 0]
     return loaded
 
 

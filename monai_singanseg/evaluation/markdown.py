@@ -1,0 +1,157 @@
+"""``report.md``: the metrics of :func:`~monai_singanseg.evaluation.report.evaluate_sets` in plain words."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["render_markdown"]
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _answer(value: bool | None) -> str:
+    return "cannot tell" if value is None else ("yes" if value else "no")
+
+
+def _verdict_rows(metrics: dict[str, Any]) -> list[str]:
+    thresholds = metrics["settings"]["thresholds"]
+    fidelity, verdict = metrics["fidelity"], metrics["verdict"]
+    masks, memorisation = fidelity["masks"], metrics["memorisation"]
+    swd_image, swd_baseline = fidelity["swd_x1e3_mean"]["image"], fidelity["swd_x1e3_real_halves_image"]
+    faithful_evidence = (
+        f"image SWD {swd_image:.1f} against {_number(swd_baseline, 1)} between two halves of the real set; "
+        f"foreground-fraction KS statistic {masks['ks_statistic']:.3f}"
+    )
+    faithful_rule = (
+        f"SWD at most {thresholds['swd_ratio']} x the real-halves SWD; KS at most "
+        f"{masks['ks_critical_value']:.3f} (its critical value at {thresholds['ks_alpha']:.0%})"
+    )
+    diversity = metrics["diversity"]
+    grouped_by = "generated from" if diversity["grouping"] == "source_image" else "matched to"
+    diverse_evidence = (
+        f"SinGAN diversity {_number(diversity['singan_diversity'])}, the mean over {diversity['num_groups']} "
+        f"real image(s) with two or more samples {grouped_by} them"
+    )
+    safe_evidence = (
+        f"{memorisation['num_flagged']} near-copies; highest correlation {memorisation['max_ncc']:.3f}; "
+        f"distinct real images reach {_number(memorisation['real_max_ncc_between_distinct'])}"
+    )
+    safe_rule = (
+        f"no correlation at or above {thresholds['copy_ncc']} (shifts up to {thresholds['max_shift']} px, flips)"
+    )
+    return [
+        "| Question | Answer | Evidence | Rule |",
+        "|---|---|---|---|",
+        f"| Faithful? | {_answer(verdict['faithful'])} | {faithful_evidence} | {faithful_rule} |",
+        f"| Diverse? | {_answer(verdict['diverse'])} | {diverse_evidence} | at least {thresholds['min_diversity']} |",
+        f"| Safe to share? | {_answer(verdict['safe'])} | {safe_evidence} | {safe_rule} |",
+    ]
+
+
+def _summary(metrics: dict[str, Any]) -> str:
+    verdict = metrics["verdict"]
+    sentences = []
+    if verdict["faithful"]:
+        sentences.append("The synthetic set looks faithful: its patch statistics and mask sizes match the real set.")
+    elif verdict["faithful_masks"]:
+        sentences.append("The synthetic images do not look faithful: their patch statistics are far from the real set.")
+    else:
+        sentences.append("The synthetic masks do not look faithful: their polyp sizes differ from the real masks.")
+    if verdict["diverse"] is None:
+        sentences.append("Diversity cannot be judged: no real image is the nearest of two or more synthetic images.")
+    else:
+        sentences.append(
+            "It is diverse: samples of one training image differ from each other."
+            if verdict["diverse"]
+            else "It is not diverse: samples of one training image are nearly the same picture."
+        )
+    sentences.append(
+        "It looks safe to share: no synthetic image is a copy of a real one."
+        if verdict["safe"]
+        else "It is NOT safe to share as is: some synthetic images are near-copies of real images (listed below)."
+    )
+    return " ".join(sentences)
+
+
+def render_markdown(metrics: dict[str, Any], figure_names: Sequence[str]) -> str:
+    """The report as Markdown: verdicts with their numbers and thresholds, then details and figures.
+
+    Args:
+        metrics: the dictionary of :func:`~monai_singanseg.evaluation.report.evaluate_sets`, with an ``inputs``
+            entry naming the two datalists.
+        figure_names: PNG files of the report folder, linked at the end.
+
+    Returns:
+        Markdown text.
+
+    Example::
+
+        >>> text = render_markdown(metrics, ["samples_real.png"])  # doctest: +SKIP
+        >>> text.startswith("# Synthetic data report")  # doctest: +SKIP
+        True
+    """
+    settings, fidelity, masks = metrics["settings"], metrics["fidelity"], metrics["fidelity"]["masks"]
+    memorisation, inputs = metrics["memorisation"], metrics.get("inputs", {})
+    num_levels = len(fidelity["swd_x1e3_per_level"]["image"])
+    lines = [
+        "# Synthetic data report",
+        "",
+        f"{settings['num_synthetic']} synthetic image+mask pairs (`{inputs.get('synthetic', '?')}`) compared with "
+        f"{settings['num_real']} real pairs (`{inputs.get('real', '?')}`), all resized to "
+        f"{settings['size']}x{settings['size']} pixels (seed {settings['seed']}).",
+        "",
+        "## Verdict",
+        "",
+        _summary(metrics),
+        "",
+        *_verdict_rows(metrics),
+        "",
+        "## Fidelity",
+        "",
+        "Sliced Wasserstein distance (x1e3) between 7x7 patches of the Laplacian pyramid levels, finest first "
+        "(Karras et al., 2018); 0 means the same patch statistics. Each set's descriptors are standardised on "
+        "their own, as in the reference, so a global colour shift does not count. The label and joint rows check "
+        "that masks, and masks together with their images, look like the real ones.",
+        "",
+        "| Channels | " + " | ".join(f"level {level}" for level in range(num_levels)) + " | mean |",
+        "|---|" + "---|" * (num_levels + 1),
+    ]
+    for name, values in fidelity["swd_x1e3_per_level"].items():
+        cells = " | ".join(f"{value:.1f}" for value in values)
+        lines.append(f"| {name} | {cells} | {fidelity['swd_x1e3_mean'][name]:.1f} |")
+    lines += [
+        "",
+        "| Masks | real | synthetic |",
+        "|---|---|---|",
+        f"| foreground fraction, mean +- std | {masks['real_fraction_mean']:.3f} +- {masks['real_fraction_std']:.3f} "
+        f"| {masks['synthetic_fraction_mean']:.3f} +- {masks['synthetic_fraction_std']:.3f} |",
+        f"| connected components per mask | {masks['real_components_mean']:.2f} | "
+        f"{masks['synthetic_components_mean']:.2f} |",
+        f"| empty masks | | {masks['synthetic_empty_fraction']:.1%} |",
+        "",
+        f"Histogram intersection of the 5% foreground-fraction histograms: {masks['histogram_intersection']:.3f} "
+        "(1 is identical). With few real masks the KS test is weak: a pass is weak evidence.",
+        "",
+        "## Memorisation",
+        "",
+        f"Each synthetic image was matched to its most correlated real image (normalised cross-correlation over "
+        f"shifts up to {settings['thresholds']['max_shift']} px and flips). Mean best correlation "
+        f"{memorisation['mean_ncc']:.3f}; mean distance of synthetic patches to their nearest real patch "
+        f"{memorisation['patch_distance_mean']:.4f} (real images to other real images: "
+        f"{_number(memorisation['real_patch_distance_mean'], 4)}).",
+        "",
+    ]
+    if memorisation["flagged"]:
+        lines += ["| synthetic | nearest real | NCC | flip | shift |", "|---|---|---|---|---|"]
+        lines += [
+            f"| {item['synthetic']} | {item['real']} | {item['ncc']:.3f} | {item['flip']} | {item['shift']} |"
+            for item in memorisation["flagged"]
+        ]
+    else:
+        lines.append("No synthetic image reaches the copy threshold.")
+    lines += ["", "## Figures", ""]
+    lines += [f"![{name[:-4].replace('_', ' ')}]({name})" for name in figure_names]
+    return "\n".join(lines) + "\n"
