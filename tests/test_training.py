@@ -131,3 +131,13 @@ def test_3d_pyramid_trains_and_samples():
     model = train_singanseg(image, label, settings)
     stacks = model.sample(2, generator=torch.Generator().manual_seed(0))
     assert stacks.shape == (2, 2, 16, 16, 16)
+
+
+def test_rerunning_a_finished_checkpoint_trains_nothing(phantom_pair, tiny_settings, tmp_path):
+    path = tmp_path / "model.pt"
+    settings = dataclasses.replace(tiny_settings, iterations=1)
+    first = train_singanseg(*phantom_pair, settings, checkpoint=path)
+    stamp = path.stat().st_mtime_ns
+    again = train_singanseg(*phantom_pair, settings, checkpoint=path)
+    assert path.stat().st_mtime_ns == stamp
+    assert_same_pyramid(first, again)

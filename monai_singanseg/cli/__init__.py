@@ -11,7 +11,7 @@ from collections.abc import Sequence
 __all__ = ["main"]
 
 # Subcommand modules, each with add_parser(subparsers) and run(args) -> int.
-_COMMANDS = ("train", "sample", "demo", "generate", "style", "evaluate", "convert_reference")
+_COMMANDS = ("train", "sample", "demo", "generate", "train_many", "style", "evaluate", "convert_reference")
 
 
 def build_parser() -> argparse.ArgumentParser:

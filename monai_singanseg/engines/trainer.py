@@ -246,9 +246,10 @@ class SinGANSegTrainer:
         if differing or state["seeds"] != self.seeds:
             raise ValueError(f"the checkpoint was trained with other settings ({', '.join(differing) or 'seeds'}): "
                              "cannot resume.")
-        for g, saved_state in zip(self.init_randoms, state["init_random"]):
+        # A completed checkpoint (e.g. from the fleet trainer) needs no random state or critic: nothing is left to train.
+        for g, saved_state in zip(self.init_randoms, state.get("init_random", [])):
             g.set_state(saved_state)
-        for g, saved_state in zip(self.randoms, state["random"]):
+        for g, saved_state in zip(self.randoms, state.get("random", [])):
             g.set_state(saved_state)
         self.generators, self.noise_amplitudes, self.reconstruction_noise = [], [], []
         for scale in range(pyramids[0].num_trained_scales):
@@ -258,7 +259,7 @@ class SinGANSegTrainer:
             self.noise_amplitudes.append(torch.stack([p.noise_amplitudes[scale] for p in pyramids]).to(self.device))
             self.reconstruction_noise.append(
                 torch.cat([p.reconstruction_noise[scale] for p in pyramids], dim=1).to(self.device))
-        if self.scale > 0:
+        if self.scale > 0 and state.get("critic") is not None:
             critic = self._network(SinGANDiscriminator, self.scale - 1, self.num_models)
             critic.load_state_dict(state["critic"])
             self.previous = ScaleResult(self.scale - 1, self.generators[-1], critic.to(self.device),
