@@ -8,7 +8,7 @@ import torch
 from monai.networks.blocks import Convolution
 from torch import nn
 
-__all__ = ["conv_norm_act", "init_singan_weights_"]
+__all__ = ["SinGANTrunk", "conv_norm_act", "init_singan_weights_"]
 
 
 def conv_norm_act(
@@ -25,6 +25,28 @@ def conv_norm_act(
         norm="batch",
         act=("leakyrelu", {"negative_slope": 0.2}),
     )
+
+
+class SinGANTrunk(nn.Module):
+    """Head and body shared by the SinGAN generator and critic: ``num_layers - 1`` conv-BatchNorm-LeakyReLU blocks.
+
+    With ``num_models > 1`` every block is a grouped convolution over ``num_models`` groups (see the subclasses).
+    """
+
+    def __init__(
+        self, spatial_dims: int, in_channels: int, features: int, num_layers: int, kernel_size: int, num_models: int
+    ) -> None:
+        super().__init__()
+        if spatial_dims not in (2, 3):
+            raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims}.")
+        if num_layers < 3:
+            raise ValueError(f"num_layers must be at least 3, got {num_layers}.")
+        self.spatial_dims, self.num_models = spatial_dims, num_models
+        width, groups = features * num_models, num_models
+        self.head = conv_norm_act(spatial_dims, in_channels * num_models, width, kernel_size, groups)
+        self.body = nn.Sequential(
+            *(conv_norm_act(spatial_dims, width, width, kernel_size, groups) for _ in range(num_layers - 2))
+        )
 
 
 @torch.no_grad()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import torch
 from monai.networks.blocks import Convolution
-from torch import nn
 
-from monai_singanseg.networks.blocks import conv_norm_act
+from monai_singanseg.networks.blocks import SinGANTrunk
 
 __all__ = ["SinGANDiscriminator"]
 
 
-class SinGANDiscriminator(nn.Module):
+class SinGANDiscriminator(SinGANTrunk):
     """Patch critic of one pyramid scale (Shaham et al., "SinGAN", ICCV 2019): the reference's ``WDiscriminator``.
 
     ``num_layers`` unpadded convolutions; the last maps to one channel with no activation (a WGAN critic), so every
@@ -42,20 +41,9 @@ class SinGANDiscriminator(nn.Module):
         kernel_size: int = 3,
         num_models: int = 1,
     ) -> None:
-        super().__init__()
-        if spatial_dims not in (2, 3):
-            raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims}.")
-        if num_layers < 3:
-            raise ValueError(f"num_layers must be at least 3, got {num_layers}.")
-        self.spatial_dims, self.num_models = spatial_dims, num_models
-        in_channels, features, groups = in_channels * num_models, features * num_models, num_models
-        self.head = conv_norm_act(spatial_dims, in_channels, features, kernel_size, groups)
-        self.body = nn.Sequential(
-            *(conv_norm_act(spatial_dims, features, features, kernel_size, groups) for _ in range(num_layers - 2))
-        )
-        self.tail = Convolution(
-            spatial_dims, features, num_models, kernel_size=kernel_size, padding=0, groups=groups, conv_only=True
-        )
+        super().__init__(spatial_dims, in_channels, features, num_layers, kernel_size, num_models)
+        self.tail = Convolution(spatial_dims, features * num_models, num_models, kernel_size=kernel_size, padding=0,
+                                groups=num_models, conv_only=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Score every patch of ``x`` ``(N, C, *spatial)``; returns ``(N, 1, *spatial - 10)`` with the defaults."""

@@ -7,12 +7,12 @@ import torch.nn.functional as F
 from monai.networks.blocks import Convolution
 from torch import nn
 
-from monai_singanseg.networks.blocks import conv_norm_act
+from monai_singanseg.networks.blocks import SinGANTrunk
 
 __all__ = ["SinGANGenerator"]
 
 
-class SinGANGenerator(nn.Module):
+class SinGANGenerator(SinGANTrunk):
     """Residual generator of one pyramid scale (Shaham et al., "SinGAN", ICCV 2019; SinGAN-Seg, Thambawita et al. 2022).
 
     ``num_layers`` unpadded convolutions (conv-BatchNorm-LeakyReLU, then conv-tanh) map the noisy input to a residual
@@ -47,22 +47,11 @@ class SinGANGenerator(nn.Module):
         kernel_size: int = 3,
         num_models: int = 1,
     ) -> None:
-        super().__init__()
-        if spatial_dims not in (2, 3):
-            raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims}.")
-        if num_layers < 3:
-            raise ValueError(f"num_layers must be at least 3, got {num_layers}.")
-        self.spatial_dims, self.num_models = spatial_dims, num_models
-        in_channels, features, groups = in_channels * num_models, features * num_models, num_models
+        super().__init__(spatial_dims, in_channels, features, num_layers, kernel_size, num_models)
         self.padding = (kernel_size - 1) * num_layers // 2
-        self.head = conv_norm_act(spatial_dims, in_channels, features, kernel_size, groups)
-        self.body = nn.Sequential(
-            *(conv_norm_act(spatial_dims, features, features, kernel_size, groups) for _ in range(num_layers - 2))
-        )
         self.tail = nn.Sequential(
-            Convolution(
-                spatial_dims, features, in_channels, kernel_size=kernel_size, padding=0, groups=groups, conv_only=True
-            ),
+            Convolution(spatial_dims, features * num_models, in_channels * num_models, kernel_size=kernel_size,
+                        padding=0, groups=num_models, conv_only=True),
             nn.Tanh(),
         )
 
