@@ -24,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "(a few minutes on 2 CPU cores) and write samples plus grid.png. No data or download needed.",
     )
     parser.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
-    parser.add_argument("--iterations", type=int, default=150, help="iterations per scale (default: 150)")
+    parser.add_argument("--iterations", type=int, default=120, help="iterations per scale (default: 120)")
     parser.add_argument("--num-samples", type=int, default=8, help="samples to draw (default: 8)")
     parser.add_argument("--seed", type=int, default=0, help="seed of phantom, training and sampling")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
