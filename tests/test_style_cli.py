@@ -130,3 +130,29 @@ def test_ratio_parses_content_then_style(text: str, expected: tuple[float, float
 def test_ratio_rejects_malformed_text(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="ratio"):
         parse_ratio(text)
+
+
+def test_style_from_pairs_items_with_real_images_by_source_id(tmp_path: Path) -> None:
+    datalist = make_datalist(tmp_path)
+    data = json.loads(datalist.read_text())
+    for index, item in enumerate(data["training"]):
+        del item["source_image"]
+        item["source_id"] = f"real_{index}"
+    datalist.write_text(json.dumps(data))
+    out = tmp_path / "styled"
+    argv = ["style", "--synthetic", str(datalist), "--method", "histogram", "--style-from", str(tmp_path / "real"),
+            "--out", str(out)]
+    assert run(parse(argv)) == 0
+    items = json.loads((out / "datalist.json").read_text())["training"]
+    assert [Path(item["source_image"]).name for item in items] == ["real_0.png", "real_1.png", "real_2.png"]
+    assert red_excess(out / items[0]["image"]) > red_excess(tmp_path / "synthetic" / "sample_0.png")
+
+
+def test_style_from_names_a_missing_id(tmp_path: Path) -> None:
+    datalist = make_datalist(tmp_path, count=1)
+    data = json.loads(datalist.read_text())
+    data["training"][0]["source_id"] = "nobody"
+    datalist.write_text(json.dumps(data))
+    argv = ["style", "--synthetic", str(datalist), "--style-from", str(tmp_path / "real"), "--out", str(tmp_path / "o")]
+    with pytest.raises(FileNotFoundError, match="'nobody'"):
+        run(parse(argv))

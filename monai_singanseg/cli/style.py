@@ -15,6 +15,7 @@ from monai.data import load_decathlon_datalist
 from PIL import Image
 from tqdm.auto import tqdm
 
+from monai_singanseg.data.checkpoint import read_checkpoint
 from monai_singanseg.style import StyleMethod, StyleTransfer, style_transfer
 
 __all__ = ["add_parser", "run", "parse_ratio"]
@@ -74,6 +75,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--synthetic", type=Path, required=True, help="datalist JSON: {'training': [{image, label, source_image}]}"
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument(
+        "--style-from", type=Path, default=None,
+        help="pair each item with its real image by the 'source_id' recorded at generation: a folder of real images "
+        "(file stem = id) or a bank of pyramids (the source file recorded in <id>.pt); default: each item's "
+        "'source_image'",
+    )
     parser.add_argument("--method", choices=[m.value for m in StyleMethod], default=StyleMethod.GATYS.value)
     parser.add_argument("--ratio", type=parse_ratio, default=(1.0, 1000.0), help="content:style weights (1:1000)")
     parser.add_argument("--steps", type=int, default=1000, help="Gatys optimisation steps")
@@ -102,6 +109,23 @@ def _read_rgb(path: Path, size: tuple[int, int] | None = None) -> torch.Tensor:
         if size is not None and image.size != size:
             image = image.resize(size, Image.BILINEAR)
         return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
+
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def _real_image_of(image_id: str, style_from: Path) -> Path:
+    """The real image with id ``image_id``: the source recorded in a bank's ``<id>.pt``, or ``<id>.*`` in a folder."""
+    checkpoint = style_from / f"{image_id}.pt"
+    if checkpoint.is_file():
+        source = read_checkpoint(checkpoint).get("metadata", {}).get("source")
+        if not source:
+            raise ValueError(f"'{checkpoint}' records no source image to style from.")
+        return Path(source)
+    matches = sorted(p for p in style_from.rglob(f"{image_id}.*") if p.suffix.lower() in _IMAGE_SUFFIXES)
+    if not matches:
+        raise FileNotFoundError(f"no real image or pyramid with id '{image_id}' in --style-from '{style_from}'.")
+    return matches[0]
 
 
 def _output_name(path: Path, base_dir: Path) -> Path:
@@ -152,6 +176,10 @@ def run(args: argparse.Namespace) -> int:
     items = load_decathlon_datalist(datalist_path, is_segmentation=True, data_list_key=args.data_list_key)
     # 1. Check every input before any work, so that a typo fails in seconds rather than after hours of styling.
     for index, item in enumerate(items):
+        if args.style_from is not None:
+            if "source_id" not in item:
+                raise ValueError(f"item {index} of '{datalist_path}' has no 'source_id' to pair with --style-from.")
+            item["source_image"] = str(_real_image_of(str(item["source_id"]), args.style_from))
         if "source_image" not in item:
             raise ValueError(f"item {index} of '{datalist_path}' has no 'source_image' (the real image to style from).")
         source = Path(item["source_image"])
