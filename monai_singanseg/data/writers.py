@@ -81,6 +81,10 @@ def write_pair(
         return image_path, label_path
     affine_np = np.eye(4) if affine is None else np.asarray(affine, dtype=float)
     image_path, label_path = out_dir / f"{stem}_image.nii.gz", out_dir / f"{stem}_label.nii.gz"
-    nib.save(nib.Nifti1Image(np.moveaxis(image_np, 0, -1), affine_np), str(image_path))
+    channels_last = np.moveaxis(image_np, 0, -1)
+    if image_np.ndim == 3 and image_np.shape[0] > 1:
+        # NIfTI keeps channels in its 5th dimension: a 2D multi-channel slice is (H, W, 1, C), not a C-slice volume.
+        channels_last = channels_last[:, :, None, :]
+    nib.save(nib.Nifti1Image(channels_last, affine_np), str(image_path))
     nib.save(nib.Nifti1Image(label_np, affine_np), str(label_path))
     return image_path, label_path

@@ -1,0 +1,33 @@
+"""Multi-channel brain MR with tumour labels: cases from NIfTI files or DICOM series, axial training slices by the
+ensemble paper's rules, ensembles of slice generators, synthetic slices as NIfTI and DICOM, and 2D segmentation on
+real and synthetic slices. The library behind ``bundles/brats_mri_slices_singanseg``."""
+
+from __future__ import annotations
+
+from monai_singanseg.apps.mri.cases import find_cases, load_case_datalist, split_cases
+from monai_singanseg.apps.mri.dicom import SYNTHETIC_IMAGE_TYPE, DicomSeries, read_series_headers, write_dicom_series
+from monai_singanseg.apps.mri.ensemble import (
+    EnsembleItem, even_schedule, member_dir, member_dirs, member_seed, train_slice_ensemble,
+)
+from monai_singanseg.apps.mri.generate import SYNTHETIC_DATALIST, generate_synthetic, sample_seed
+from monai_singanseg.apps.mri.prepare import SLICES_DATALIST, prepare_slices
+from monai_singanseg.apps.mri.grid import Grid
+from monai_singanseg.apps.mri.losses import StackedDeepSupervisionLoss, nnunet_weights
+from monai_singanseg.apps.mri.metrics import summarise_dice
+from monai_singanseg.apps.mri.segmentation import TrainingData, segmentation_datalist
+from monai_singanseg.apps.mri.slices import (
+    ChannelRange, brain_fraction, centre_pad_or_crop, denormalise_channels, normalise_channels, select_axial_slices,
+    slice_affine,
+)
+from monai_singanseg.apps.mri.transforms import CheckCased, CheckLabelValuesd, NameAfterCased
+from monai_singanseg.apps.mri.writers import read_datalist, write_datalist, write_slice_nifti
+
+__all__ = [
+    "SLICES_DATALIST", "SYNTHETIC_DATALIST", "SYNTHETIC_IMAGE_TYPE", "ChannelRange", "CheckCased",
+    "CheckLabelValuesd", "DicomSeries", "EnsembleItem", "Grid", "NameAfterCased", "StackedDeepSupervisionLoss",
+    "TrainingData", "brain_fraction", "centre_pad_or_crop", "denormalise_channels", "even_schedule", "find_cases",
+    "generate_synthetic", "load_case_datalist", "member_dir", "member_dirs", "member_seed", "nnunet_weights",
+    "normalise_channels", "prepare_slices", "read_datalist", "read_series_headers", "sample_seed",
+    "segmentation_datalist", "select_axial_slices", "slice_affine", "split_cases", "summarise_dice",
+    "train_slice_ensemble", "write_datalist", "write_dicom_series", "write_slice_nifti",
+]

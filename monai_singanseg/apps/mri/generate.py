@@ -1,0 +1,134 @@
+"""Draw synthetic multi-channel slices with their labels from an ensemble of slice generators and write them as
+NIfTI (normalised units, on the source slice's grid) and as DICOM MR series (scanner units, marked synthetic)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from monai_singanseg.apps.mri.dicom import write_dicom_series
+from monai_singanseg.apps.mri.ensemble import even_schedule, member_dirs
+from monai_singanseg.apps.mri.slices import ChannelRange, denormalise_channels
+from monai_singanseg.apps.mri.writers import write_datalist, write_slice_nifti
+
+__all__ = ["SYNTHETIC_DATALIST", "generate_synthetic", "sample_seed"]
+
+logger = logging.getLogger(__name__)
+
+SYNTHETIC_DATALIST = "synthetic.json"
+
+_DERIVATION = "Synthetic MR slice drawn from a SinGAN-Seg generator (monai_singanseg); not an acquired image."
+
+
+def sample_seed(seed: int, index: int) -> int:
+    """The noise seed of sample ``index``: sample ``i`` depends only on ``seed`` and ``i``, as in
+    :func:`monai_singanseg.data.sample_to_folder`."""
+    return seed * 1_000_003 + index
+
+
+def _slice_ids(banks: Sequence[Any]) -> list[str]:
+    ids = set(banks[0].ids)
+    for bank in banks[1:]:
+        if set(bank.ids) != ids:
+            missing = sorted(ids ^ set(bank.ids))[:5]
+            raise ValueError(f"ensemble members hold different slices (e.g. {missing}); finish train_generators.")
+    return sorted(ids)
+
+
+def _write_dicom(image: torch.Tensor, label: torch.Tensor, metadata: dict[str, Any], folder: Path,
+                 number: int) -> None:
+    from pydicom.uid import generate_uid
+
+    original = denormalise_channels(image, ChannelRange(tuple(metadata["intensity_low"]),
+                                                        tuple(metadata["intensity_high"])))
+    names = metadata.get("channel_names") or [f"channel{c}" for c in range(image.shape[0])]
+    study, frame = generate_uid(), generate_uid()
+    for channel, name in enumerate(names):
+        write_dicom_series(original[channel], metadata["affine"], folder / name, f"{name} sample {number}",
+                           study, frame, series_number=channel + 1, derivation_description=_DERIVATION)
+    write_dicom_series(label[0], metadata["affine"], folder / "label", f"label sample {number}", study, frame,
+                       series_number=len(names) + 1, derivation_description=_DERIVATION)
+
+
+def generate_synthetic(
+    bank_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    num_samples: int,
+    start_scale: int = 0,
+    seed: int = 0,
+    write_dicom: bool = True,
+    device: str | torch.device = "cpu",
+) -> list[dict[str, Any]]:
+    """Draw ``num_samples`` synthetic slices from the ensemble in ``bank_dir``, evenly over members and slices.
+
+    Writes ``<out_dir>/synthetic_<i>_image.nii.gz`` (``(X, Y, 1, C)`` in the normalised units of the real slices,
+    on the grid of the slice the generator was trained on, so it overlays that slice), ``..._label.nii.gz`` (values
+    of the label set only), with ``write_dicom`` ``<out_dir>/dicom/synthetic_<i>/<channel>/IM0001.dcm`` (one MR
+    series per channel in the source case's units, and one for the label, in one study; see
+    :func:`~monai_singanseg.apps.mri.dicom.write_dicom_series`), and ``<out_dir>/synthetic.json``, a datalist
+    recording each sample's slice, member and seed.
+
+    Samples of a pyramid trained smaller than the slice (``max_size`` below the slice size) are resized to the
+    slice (image and label channels alike, before decoding, so the labels stay in the label set).
+
+    Args:
+        bank_dir: the ensemble folder written by :func:`~monai_singanseg.apps.mri.ensemble.train_slice_ensemble`.
+        out_dir: destination folder.
+        num_samples: how many samples.
+        start_scale: first scale with fresh noise (0: most varied).
+        seed: sample ``i`` uses noise seed :func:`sample_seed` of ``seed`` and ``i``.
+        write_dicom: also write DICOM series.
+        device: where the generators run.
+
+    Returns:
+        The datalist entries, paths absolute.
+
+    Raises:
+        FileNotFoundError: no member bank in ``bank_dir``.
+        ValueError: members with different slices, ``num_samples < 1``, or ``start_scale`` out of range.
+    """
+    from monai_singanseg.data.bank import SinGANSegBank
+    from monai_singanseg.data.checkpoint import pyramid_from_payload, read_checkpoint
+    from monai_singanseg.utils.resize import resize
+
+    banks = [SinGANSegBank(folder) for folder in member_dirs(bank_dir)]
+    slice_ids = _slice_ids(banks)
+    schedule = even_schedule(num_samples, len(banks), len(slice_ids))
+    by_generator: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for index, key in enumerate(schedule):
+        by_generator[key].append(index)
+    out_dir = Path(out_dir)
+    entries: dict[int, dict[str, Any]] = {}
+    # One generator at a time, loaded once for all its samples; a sample's noise depends on its index alone.
+    for (member, position), indices in sorted(by_generator.items()):
+        path = banks[member].path_of(slice_ids[position])
+        payload = read_checkpoint(path, map_location=device)
+        model, metadata = pyramid_from_payload(payload, source=str(path)), payload.get("metadata", {})
+        shape = tuple(metadata.get("slice_shape") or model.scale_shapes[-1])
+        for index in indices:
+            stack = model.sample(1, start_scale, torch.Generator().manual_seed(sample_seed(seed, index)))
+            image, label = model.decode(resize(stack, shape))
+            image, label = image[0].float().cpu(), label[0].cpu()
+            stem = f"synthetic_{index:05d}"
+            image_path, label_path = write_slice_nifti(image, label, metadata["affine"], out_dir, stem)
+            entry = {"image": str(image_path), "label": str(label_path), "source_slice": slice_ids[position],
+                     "case_id": metadata.get("case_id", ""), "member": member, "seed": sample_seed(seed, index),
+                     "start_scale": start_scale, "model": str(path)}
+            if write_dicom:
+                _write_dicom(image, label, metadata, out_dir / "dicom" / stem, index)
+                entry["dicom"] = str(out_dir / "dicom" / stem)
+            entries[index] = entry
+    ordered = [entries[i] for i in range(num_samples)]
+    relative = [{**e, "image": Path(e["image"]).name, "label": Path(e["label"]).name,
+                 **({"dicom": str(Path(e["dicom"]).relative_to(out_dir))} if "dicom" in e else {})} for e in ordered]
+    write_datalist({"training": relative, "num_members": len(banks), "num_slices": len(slice_ids)},
+                   out_dir / SYNTHETIC_DATALIST)
+    logger.info("wrote %d synthetic slices from %d members x %d slices to %s", num_samples, len(banks),
+                len(slice_ids), out_dir)
+    return ordered

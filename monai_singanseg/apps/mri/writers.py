@@ -1,0 +1,91 @@
+"""Write 2D multi-channel slices as NIfTI, and datalists as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+import torch
+
+__all__ = ["read_datalist", "write_datalist", "write_slice_nifti"]
+
+
+def _numpy(x: Any) -> np.ndarray:
+    return np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x)
+
+
+def write_slice_nifti(
+    image: Any,
+    label: Any | None,
+    affine: Any,
+    out_dir: str | os.PathLike,
+    stem: str,
+    label_dtype: str = "int16",
+) -> tuple[Path, Path | None]:
+    """Write a slice ``(C, X, Y)`` and its label ``(1, X, Y)`` as ``<stem>_image.nii.gz`` and ``<stem>_label.nii.gz``.
+
+    The image is stored ``(X, Y, 1, C)``: three spatial axes (a one-voxel-thick slice placed by ``affine``) and the
+    channels on the fourth, so ``LoadImage(ensure_channel_first=True)`` reads it back as ``(C, X, Y, 1)`` and no
+    reader mistakes channels for slices.
+
+    Args:
+        image: channel-first slice, float.
+        label: label map, or None.
+        affine: the slice's 4x4 RAS affine (see :func:`~monai_singanseg.apps.mri.slices.slice_affine`).
+        out_dir: destination folder (created).
+        stem: file name stem.
+        label_dtype: dtype of the stored label.
+
+    Returns:
+        The image path and the label path (None without a label).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    affine = np.asarray(affine, dtype=np.float64)
+    image_np = _numpy(image).astype(np.float32)
+    if image_np.ndim != 3:
+        raise ValueError(f"image must be (C, X, Y), got shape {image_np.shape}.")
+    image_path = out_dir / f"{stem}_image.nii.gz"
+    nib.save(nib.Nifti1Image(np.moveaxis(image_np, 0, -1)[:, :, None, :], affine), str(image_path))
+    if label is None:
+        return image_path, None
+    label_np = _numpy(label).reshape(image_np.shape[1:])
+    label_path = out_dir / f"{stem}_label.nii.gz"
+    nib.save(nib.Nifti1Image(np.rint(label_np).astype(label_dtype)[:, :, None], affine), str(label_path))
+    return image_path, label_path
+
+
+def write_datalist(data: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Write a MONAI datalist (``{"training": [...], ...}``) as JSON, atomically; paths inside are kept as given."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, path)
+    return path
+
+
+def read_datalist(path: str | os.PathLike, data_list_key: str = "training") -> list[dict[str, Any]]:
+    """The ``data_list_key`` entries of a datalist written by :func:`write_datalist`, with paths made absolute.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist (the step that writes it has not run).
+        ValueError: no list under ``data_list_key``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"datalist {path} does not exist; run the bundle step that writes it first.")
+    entries = json.loads(path.read_text()).get(data_list_key)
+    if not isinstance(entries, list):
+        raise ValueError(f"datalist {path} has no {data_list_key!r} list.")
+    for entry in entries:
+        for key in ("image", "label"):
+            if isinstance(entry.get(key), str) and not os.path.isabs(entry[key]):
+                entry[key] = str(path.parent / entry[key])
+    return entries
