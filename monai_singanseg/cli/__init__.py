@@ -6,6 +6,7 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
 __all__ = ["main"]
@@ -36,7 +37,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; user mistakes print one clear line and exit with status 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # Our own progress messages at INFO; other libraries' INFO chatter (MONAI's optional-codec notices) stays quiet.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    package_logger = logging.getLogger("monai_singanseg")
+    package_logger.addHandler(handler)
+    package_logger.setLevel(logging.INFO)
+    # PIL hands MONAI read-only arrays; torch warns once about them though nothing writes to them.
+    warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+    # MONAI announces at every load that an optional GPU DICOM codec is absent; it changes nothing for us.
+    logging.getLogger("monai.data.nvimgcodec_pydicom_plugin").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="NvImgCodecPydicomReader")
     try:
         return int(args.run(args) or 0)
     except (ValueError, TypeError, FileNotFoundError) as err:
