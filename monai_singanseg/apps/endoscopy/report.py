@@ -76,14 +76,18 @@ def summarise(rows: Sequence[Mapping[str, Any]], group_by: Sequence[str],
 
 def write_markdown(summary: Sequence[Mapping[str, Any]], group_by: Sequence[str], path: str | os.PathLike,
                    title: str, metrics: Sequence[str] = METRICS, notes: str = "") -> Path:
-    """A markdown table of :func:`summarise`'s output: ``mean ± std`` per metric (std over folds or repeats)."""
+    """A markdown table of :func:`summarise`'s output: ``mean ± std`` per metric (std over folds or repeats; the
+    mean alone for groups of one run)."""
     header = [*group_by, "runs", *metrics]
     lines = [f"# {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for entry in summary:
         cells = [str(entry.get(k)) for k in group_by] + [str(entry["runs"])]
         for metric in metrics:
             mean = entry.get(f"{metric}_mean")
-            cells.append("" if mean is None else f"{mean:.4f} ± {entry[f'{metric}_std']:.4f}")
+            if mean is None:
+                cells.append("")
+            else:  # a spread only where there is one: over folds or repeats
+                cells.append(f"{mean:.4f}" if entry["runs"] == 1 else f"{mean:.4f} ± {entry[f'{metric}_std']:.4f}")
         lines.append("| " + " | ".join(cells) + " |")
     if notes:
         lines += ["", notes]
