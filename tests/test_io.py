@@ -82,3 +82,13 @@ def test_reads_a_single_dicom_slice_as_2d(tmp_path):
     image, label, info = load_training_pair(path, tmp_path / "label.nii.gz")
     assert image.shape == (1, 64, 64) and label.shape == (1, 64, 64)
     assert info["file_format"] == "nifti"
+
+
+def test_threshold_that_would_empty_a_0_1_mask_is_refused(tmp_path, phantom_pair):
+    image, mask = phantom_pair
+    image_path = save_png(np.moveaxis(image, 0, -1), tmp_path / "image.png")
+    mask_path = save_png((mask[0] > 0).astype(np.uint8), tmp_path / "mask01.png")
+    with pytest.raises(ValueError, match="mask01.png .*none above label_threshold=127"):
+        load_training_pair(image_path, mask_path, label_threshold=127)
+    _, label, _ = load_training_pair(image_path, mask_path, label_threshold=0.5)
+    assert int(label.sum()) == int((mask > 0).sum())

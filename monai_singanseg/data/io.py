@@ -102,7 +102,13 @@ def load_training_pair(
             f"{tuple(label_t.shape[1:])}; they must match."
         )
     if label_threshold is not None:
-        label_t = MetaTensor(_binarise(label_t.as_tensor(), label_threshold), meta=label_t.meta)
+        binarised = _binarise(label_t.as_tensor(), label_threshold)
+        if not binarised.any() and label_t.as_tensor().any():
+            raise ValueError(
+                f"label {label or image} has values up to {float(label_t.max()):g}, none above label_threshold="
+                f"{label_threshold:g}: it would become empty. Lower the threshold (a {{0, 1}} mask needs 0.5)."
+            )
+        label_t = MetaTensor(binarised, meta=label_t.meta)
     affine = np.asarray(getattr(image_t, "affine", np.eye(4)), dtype=float).tolist()
     info = {
         "source": str(image),
