@@ -75,7 +75,8 @@ if DATA_DIR:
 else:
     image, label = map(torch.as_tensor, endoscopy_phantom(*((32, 40) if QUICK else (64, 80)), seed=0))
     image_id = "phantom"
-print(f"{image_id}: image {tuple(image.shape)} {image.dtype}, label {tuple(label.shape)} values {label.unique().tolist()}")
+print(f"{image_id}: image {tuple(image.shape)} {image.dtype}, label {tuple(label.shape)}, "
+      f"label values {label.unique().tolist()}")
 
 # sample_grid shows each image beside the same image with its mask outlined in green.
 write_png(sample_grid(image[None], label[None], label.unique().tolist()), OUT_DIR / "training_pair.png")
@@ -96,7 +97,8 @@ if QUICK:
 else:
     settings = SinGANSegSettings(min_size=25, max_size=64, iterations=150, seed=0)
 spec = compute_pyramid(tuple(image.shape[1:]), settings.min_size, settings.max_size, settings.scale_factor)
-print(f"{spec.num_scales} scales, factor {spec.scale_factor:.3f}:", " -> ".join("x".join(map(str, s)) for s in spec.scale_shapes))
+shapes = " -> ".join("x".join(map(str, shape)) for shape in spec.scale_shapes)
+print(f"{spec.num_scales} scales, factor {spec.scale_factor:.3f}: {shapes}")
 
 # %% [markdown]
 # ## Train
@@ -142,7 +144,8 @@ show(OUT_DIR / "samples.png")
 # training image rebuilt from its fixed noise: if it looks wrong, training went wrong.
 
 # %%
-rows = [model.sample(4, start_scale=k, generator=torch.Generator().manual_seed(1)) for k in range(model.num_trained_scales)]
+rows = [model.sample(4, start_scale=k, generator=torch.Generator().manual_seed(1))
+        for k in range(model.num_trained_scales)]
 rows.append(model.reconstruct().expand(4, -1, -1, -1))
 images, labels = model.decode(torch.cat(rows))
 write_png(sample_grid(images, labels, model.layout.label_values, columns=4), OUT_DIR / "start_scales.png")

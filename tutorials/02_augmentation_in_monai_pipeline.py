@@ -158,7 +158,8 @@ for epoch in range(2):
     print(f"pass {epoch}: replaced {replaced}, start scales {[int(s) for s in record['start_scale']]}")
     images.append(batch["image"].as_tensor().transpose(-1, -2))
     labels.append(batch["label"].as_tensor().transpose(-1, -2))
-write_png(sample_grid(torch.cat(images), torch.cat(labels), (0, 1), columns=len(data)), OUT_DIR / "augmented_batches.png")
+grid = sample_grid(torch.cat(images), torch.cat(labels), (0, 1), columns=len(data))
+write_png(grid, OUT_DIR / "augmented_batches.png")
 show(OUT_DIR / "augmented_batches.png")
 
 # %% [markdown]

@@ -19,7 +19,7 @@
 #
 # You will restyle samples with the function `style_transfer`, measure what changed, use the MONAI transforms
 # `StyleTransferd` / `RandStyleTransferd`, and restyle a whole synthetic datalist as `monai-singanseg style` does.
-# A minute or two on 2 CPU cores without Gatys; `SINGANSEG_QUICK=1` runs it in seconds.
+# Under a minute on 2 CPU cores without Gatys; `SINGANSEG_QUICK=1` runs it in seconds.
 
 # %%
 import os
@@ -186,7 +186,8 @@ for i in range(4):
 #
 # ```bash
 # monai-singanseg style --synthetic synthetic/datalist.json --method histogram --out styled/
-# monai-singanseg style --synthetic synthetic/datalist.json --method gatys --ratio 1:1000 --weights vgg19-dcbb9e9d.pth --out styled_gatys/
+# monai-singanseg style --synthetic synthetic/datalist.json --method gatys --ratio 1:1000 \
+#     --weights vgg19-dcbb9e9d.pth --out styled_gatys/
 # ```
 
 # %%

@@ -144,7 +144,9 @@ def keys_of(config):
 def as_arguments(settings):
     # Lists and dicts as JSON (double quotes survive the shell quoting), numbers and booleans as Python reads them.
     def text(value):
-        return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (list, dict)) else repr(value)
+        if isinstance(value, str):
+            return value
+        return json.dumps(value) if isinstance(value, (list, dict)) else repr(value)
 
     return " ".join(f"--{key} {shlex.quote(text(value))}" for key, value in settings.items())
 
@@ -267,7 +269,8 @@ show(experiments_dir / "mask_sizes.png")
 # ```bash
 # cd bundles/endoscopy_polyp_singanseg
 # BASE="--meta_file configs/metadata.json --logging_file configs/logging.conf --dataset_dir /data/Kvasir-SEG"
-# torchrun --nproc_per_node 8 -m monai.bundle run --config_file "['configs/common.json','configs/train_generators.json']" $BASE
+# torchrun --nproc_per_node 8 -m monai.bundle run \
+#     --config_file "['configs/common.json','configs/train_generators.json']" $BASE
 # python -m monai.bundle run --config_file "['configs/common.json','configs/experiments.json']" $BASE
 # ```
 #

@@ -107,14 +107,19 @@ def brain_phantom(shape, seed):
     rng = np.random.default_rng(seed)
     x, y, z = np.meshgrid(*[np.arange(s, dtype=float) for s in shape], indexing="ij")
     cx, cy, cz = (np.asarray(shape) - 1) / 2
-    brain = ((x - cx) / (0.42 * shape[0])) ** 2 + ((y - cy) / (0.46 * shape[1])) ** 2 + ((z - cz) / (0.6 * shape[2])) ** 2 < 1
-    tx, ty = cx + rng.uniform(-0.15, 0.15) * shape[0], cy + rng.uniform(-0.15, 0.15) * shape[1]
-    radius = np.sqrt(((x - tx) / (0.22 * shape[0])) ** 2 + ((y - ty) / (0.2 * shape[1])) ** 2 + ((z - cz) / (0.4 * shape[2])) ** 2)
+    sx, sy, sz = shape
+
+    def ellipsoid(x0, y0, z0, rx, ry, rz):
+        return np.sqrt(((x - x0) / rx) ** 2 + ((y - y0) / ry) ** 2 + ((z - z0) / rz) ** 2)
+
+    brain = ellipsoid(cx, cy, cz, 0.42 * sx, 0.46 * sy, 0.6 * sz) < 1
+    tx, ty = cx + rng.uniform(-0.15, 0.15) * sx, cy + rng.uniform(-0.15, 0.15) * sy
+    radius = ellipsoid(tx, ty, cz, 0.22 * sx, 0.2 * sy, 0.4 * sz)
     label = np.zeros(shape, np.int16)
     label[brain & (radius < 1.0)] = 2
     label[brain & (radius < 0.6)] = 4
     label[brain & (radius < 0.35)] = 1
-    label[brain & (radius < 0.6) & (x > tx + 0.08 * shape[0])] = 3
+    label[brain & (radius < 0.6) & (x > tx + 0.08 * sx)] = 3
     texture = rng.normal(0, 1, shape)
     texture = (texture + np.roll(texture, 1, 0) + np.roll(texture, 1, 1)) / 3
     flair = np.where(brain, 300 + 40 * texture + 220 * (label == 2) + 120 * np.isin(label, (1, 3, 4)), 0)
@@ -156,7 +161,7 @@ for case in cases[:2]:
     loaded = load(case)
     image, label = loaded["image"], loaded["label"]
     print(f"{case['case_id']}: image {tuple(image.shape)}, label {tuple(label.shape)} values "
-          f"{sorted(label.unique().int().tolist())}, affine diagonal {np.round(np.diag(image.affine.numpy()), 2).tolist()}")
+          f"{sorted(label.unique().int().tolist())}, affine diagonal {np.diag(image.affine.numpy()).round(2).tolist()}")
 
 # %% [markdown]
 # ## The bundle, step by step
@@ -196,7 +201,9 @@ def keys_of(config):
 def as_arguments(settings):
     # Lists as JSON (double quotes survive the shell quoting), numbers, booleans and None as Python reads them.
     def text(value):
-        return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (list, dict)) else repr(value)
+        if isinstance(value, str):
+            return value
+        return json.dumps(value) if isinstance(value, (list, dict)) else repr(value)
 
     return " ".join(f"--{key} {shlex.quote(text(value))}" for key, value in settings.items())
 

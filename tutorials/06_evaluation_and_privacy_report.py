@@ -144,13 +144,15 @@ leaky = ImageMaskSet(
     sources=synthetic.sources + real.paths,
 )
 evaluation = evaluate_sets(real, leaky)
-print(f"leaky set: safe = {evaluation.metrics['verdict']['safe']}, {evaluation.metrics['memorisation']['num_flagged']} flagged")
-for flagged in evaluation.metrics["memorisation"]["flagged"][:4]:
-    print(f"  {flagged['synthetic']} ~ {flagged['real']}: NCC {flagged['ncc']:.3f}, {flagged['flip']}, shift {flagged['shift']}")
+memorisation = evaluation.metrics["memorisation"]
+print(f"leaky set: safe = {evaluation.metrics['verdict']['safe']}, {memorisation['num_flagged']} flagged")
+for flagged in memorisation["flagged"][:4]:
+    print(f"  {flagged['synthetic']} ~ {flagged['real']}: NCC {flagged['ncc']:.3f}, {flagged['flip']} flip, "
+          f"shift {flagged['shift']}")
 
 # 2. Samples from the finest scale only.
 finest = min(bank[image_id].num_scales for image_id in bank.ids) - 1
-fine = generate_dataset(bank, OUT_DIR / "synthetic_finest_scale", per_model=SAMPLES_PER_IMAGE, start_scale=finest, seed=0)
+fine = generate_dataset(bank, OUT_DIR / "synthetic_finest_scale", SAMPLES_PER_IMAGE, start_scale=finest, seed=0)
 evaluation = evaluate_sets(real, load_image_mask_set(fine.datalist, size, progress=False))
 memorisation = evaluation.metrics["memorisation"]
 print(f"start_scale={finest}: safe = {evaluation.metrics['verdict']['safe']}, max NCC {memorisation['max_ncc']:.3f}, "

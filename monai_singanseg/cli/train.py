@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from monai_singanseg.cli.settings_args import add_settings_arguments, settings_from_arguments
-from monai_singanseg.data.io import load_training_pair
+from monai_singanseg.data.io import image_id_of, load_training_pair
 from monai_singanseg.engines.train import train_singanseg
 
 __all__ = ["add_parser", "run"]
@@ -35,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_arguments(args)
     image, label, info = load_training_pair(args.image, args.label, args.label_threshold)
-    info["image_id"] = Path(args.image).name.split(".")[0]
+    info["image_id"] = image_id_of(args.image)
     train_singanseg(
         image, label, settings, label_values=args.label_values, checkpoint=args.out, metadata=info,
         progress=not args.quiet, tensorboard_dir=args.tensorboard,

@@ -12,17 +12,12 @@ from typing import Any
 
 import torch
 
+from monai_singanseg.data.io import image_id_of
 from monai_singanseg.data.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, load_pyramid
 from monai_singanseg.networks.singanseg import SinGANSeg
 from monai_singanseg.utils.layout import ChannelLayout
 
 __all__ = ["MissingPyramidError", "SinGANSegBank", "image_id_of"]
-
-
-def image_id_of(path: str | os.PathLike) -> str:
-    """The image id of a file: its name up to the first dot (``cju0qkw.jpg`` and ``case_01.nii.gz`` give
-    ``cju0qkw`` and ``case_01``), the rule ``monai-singanseg train`` uses to fill a checkpoint's ``image_id``."""
-    return Path(path).name.split(".")[0]
 
 
 class MissingPyramidError(KeyError):

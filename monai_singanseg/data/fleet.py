@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from monai_singanseg.data.io import image_id_of
 from monai_singanseg.data.checkpoint import read_checkpoint
 from monai_singanseg.data.io import load_image
 from monai_singanseg.settings import SinGANSegSettings
@@ -64,12 +65,6 @@ class FleetPlan:
     shard: tuple[FleetItem, ...]
     complete: tuple[FleetItem, ...]
     batches: tuple[tuple[FleetItem, ...], ...]
-
-
-def image_id_of(path: str | os.PathLike) -> str:
-    """The file stem: ``polyp.jpg`` -> ``polyp``, ``brain.nii.gz`` -> ``brain``."""
-    name = Path(path).name
-    return name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else Path(name).stem
 
 
 def image_seed(image_id: str, base_seed: int) -> int:

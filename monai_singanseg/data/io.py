@@ -13,7 +13,7 @@ from monai.data import MetaTensor
 from monai.data.image_reader import PILReader
 from monai.transforms import LoadImage
 
-__all__ = ["FileFormat", "file_format_of", "load_image", "load_training_pair"]
+__all__ = ["FileFormat", "file_format_of", "image_id_of", "load_image", "load_training_pair"]
 
 _PIL_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -23,6 +23,13 @@ class FileFormat(StrEnum):
 
     PNG = "png"
     NIFTI = "nifti"
+
+
+def image_id_of(path: str | os.PathLike) -> str:
+    """The image id of a file, shared by training, banks, fleets and transforms: its name without the extension
+    (``polyp.v2.jpg`` -> ``polyp.v2``, ``brain.nii.gz`` -> ``brain``)."""
+    name = Path(path).name
+    return name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else Path(name).stem
 
 
 def file_format_of(path: str | os.PathLike) -> FileFormat:
