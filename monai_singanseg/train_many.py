@@ -103,7 +103,8 @@ def _record(item: FleetItem, seed: int, batch_size: int, seconds: float, resumed
 
 
 def _train_alone(
-    item: FleetItem, loaded: _Loaded, bank: Path, settings: SinGANSegSettings, progress: bool
+    item: FleetItem, loaded: _Loaded, bank: Path, settings: SinGANSegSettings, progress: bool,
+    label_values: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     image, label, info = loaded
     path = _checkpoint(bank, item)
@@ -111,12 +112,14 @@ def _train_alone(
     seed = image_seed(item.image_id, settings.seed)
     start = time.perf_counter()
     # Checkpointed after every scale, so an interruption loses at most the scale in progress.
-    train_singanseg(image, label, replace(settings, seed=seed), checkpoint=path, metadata=info, progress=progress)
+    train_singanseg(image, label, replace(settings, seed=seed), label_values=label_values, checkpoint=path,
+                    metadata=info, progress=progress)
     return _record(item, seed, 1, time.perf_counter() - start, resumed)
 
 
 def _train_together(
-    members: Sequence[tuple[FleetItem, _Loaded, ChannelLayout]], bank: Path, settings: SinGANSegSettings, progress: bool
+    members: Sequence[tuple[FleetItem, _Loaded, ChannelLayout]], bank: Path, settings: SinGANSegSettings, progress: bool,
+    label_values: Sequence[float] | None = None,
 ) -> list[dict[str, Any]]:
     # Imported when needed, so one-by-one runs (M = 1) do not depend on the batched trainer.
     from monai_singanseg.engines import train_batched
@@ -124,7 +127,7 @@ def _train_together(
     seeds = [image_seed(item.image_id, settings.seed) for item, _, _ in members]
     images, labels = [pair[0] for _, pair, _ in members], [pair[1] for _, pair, _ in members]
     start = time.perf_counter()
-    models = train_batched(images, labels, settings, seeds=seeds, progress=progress)
+    models = train_batched(images, labels, settings, seeds=seeds, label_values=label_values, progress=progress)
     seconds = time.perf_counter() - start
     records = []
     for (item, (image, label, info), layout), model, seed in zip(members, models, seeds):
@@ -140,25 +143,26 @@ def _train_together(
 
 
 def _train_batch(
-    batch: Sequence[FleetItem], bank: Path, settings: SinGANSegSettings, label_threshold: float | None, progress: bool
+    batch: Sequence[FleetItem], bank: Path, settings: SinGANSegSettings, label_threshold: float | None, progress: bool,
+    label_values: Sequence[float] | None = None,
 ) -> list[dict[str, Any]]:
     loaded = [_load(item, label_threshold) for item in batch]
     if len(batch) == 1:
-        return [_train_alone(batch[0], loaded[0], bank, settings, progress)]
+        return [_train_alone(batch[0], loaded[0], bank, settings, progress, label_values)]
     # The plan grouped by header sizes; channel counts (a grey image among RGB ones, a multi-class mask) are known
     # only now, and models trained together need both equal.
     groups: dict[Any, list[tuple[FleetItem, _Loaded, ChannelLayout]]] = {}
     for item, pair in zip(batch, loaded):
-        layout = ChannelLayout.from_data(pair[0], pair[1], settings.label_encoding)
+        layout = ChannelLayout.from_data(pair[0], pair[1], settings.label_encoding, label_values)
         key = (pyramid_key(pair[0].shape[1:], settings), layout.channels)
         groups.setdefault(key, []).append((item, pair, layout))
     records = []
     for members in groups.values():
         if len(members) == 1:
             item, pair, _ = members[0]
-            records.append(_train_alone(item, pair, bank, settings, progress))
+            records.append(_train_alone(item, pair, bank, settings, progress, label_values))
         else:
-            records.extend(_train_together(members, bank, settings, progress))
+            records.extend(_train_together(members, bank, settings, progress, label_values))
     return records
 
 
@@ -171,6 +175,8 @@ def train_many(
     rank: int = 0,
     world_size: int = 1,
     progress: bool = False,
+    *,
+    label_values: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Train the pyramids of shard ``rank`` of a dataset into ``bank``, skipping those already complete.
 
@@ -184,6 +190,8 @@ def train_many(
         models_per_batch: most models trained at once on the device (1: one by one, resumable after every scale;
             more: the batched trainer, each model saved when its batch completes).
         label_threshold: binarise the masks at this value (JPEG masks: 127).
+        label_values: the valid label values of every image (e.g. 0 1 2 4), so that images whose maps hold different
+            subsets share one channel layout (and can train together); inferred per image when omitted.
         rank: this process's rank.
         world_size: number of processes sharing the dataset.
         progress: show an overall and a per-model progress bar.
@@ -222,7 +230,7 @@ def train_many(
     with logging_redirect_tqdm(), tqdm(total=len(plan.shard), initial=len(plan.complete), desc=f"rank {rank} models",
                                        unit="model", disable=not progress, dynamic_ncols=True) as bar:
         for batch in plan.batches:
-            records = _train_batch(batch, bank, settings, label_threshold, progress)
+            records = _train_batch(batch, bank, settings, label_threshold, progress, label_values)
             summary["trained"].extend(records)
             summary["seconds"] = round(time.perf_counter() - start, 3)
             _write_json(summary, path)
@@ -242,6 +250,8 @@ def launch(
     models_per_batch: int = 1,
     label_threshold: float | None = None,
     progress: bool = True,
+    *,
+    label_values: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """:func:`train_many` for this process: rank and device from torchrun's variables, a barrier at the end.
 
@@ -268,7 +278,7 @@ def launch(
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=_BARRIER_TIMEOUT)
     try:
         summary = train_many(data, bank, settings, models_per_batch, label_threshold, rank, world_size,
-                             progress=progress and rank == 0)
+                             progress=progress and rank == 0, label_values=label_values)
         if distributed and device.type == "cuda":
             dist.barrier(device_ids=[device.index])
         elif distributed:

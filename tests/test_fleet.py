@@ -191,6 +191,18 @@ def test_batched_run_writes_complete_checkpoints(tmp_path):
         assert SinGANSeg.load(tmp_path / "bank" / f"{image_id}.pt").is_complete
 
 
+def test_label_values_give_images_with_different_labels_one_layout(tmp_path):
+    data = _dataset(tmp_path / "data", ["p1", "p2"])
+    # p2's map holds labels {0, 2} instead of {0, 255}: alone, each would get its own binary layout.
+    mask_path = data / "masks" / "p2.png"
+    mask = np.asarray(Image.open(mask_path))
+    Image.fromarray(np.where(mask > 0, 2, 0).astype(np.uint8)).save(mask_path)
+    summary = train_many(data, tmp_path / "bank", SETTINGS, models_per_batch=2, label_values=[0, 2, 255])
+    assert [r["models_in_batch"] for r in summary["trained"]] == [2, 2]
+    layouts = {SinGANSeg.load(tmp_path / "bank" / f"{i}.pt").layout.label_values for i in ("p1", "p2")}
+    assert layouts == {(0.0, 2.0, 255.0)}
+
+
 def test_two_torchrun_ranks_train_every_image_exactly_once(tmp_path):
     ids = ["p1", "p2", "p3", "p4"]
     data, bank = _dataset(tmp_path / "data", ids), tmp_path / "bank"

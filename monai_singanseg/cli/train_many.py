@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train up to M models with the same pyramid shapes at once (default: 1, one by one, "
                         "checkpointed after every scale; larger M saves each batch when it completes)")
     parser.add_argument("--label-threshold", type=float, help="binarise the masks at this value (JPEG masks: 127)")
+    parser.add_argument("--label-values", type=float, nargs="+", help="the valid label values of every image, e.g. "
+                        "0 1 2 4 (default: the values found in each label)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_settings_arguments(parser)
 
@@ -41,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from_arguments(args)
     summary = launch(args.data, args.out, settings, args.models_per_batch, args.label_threshold,
+                     label_values=args.label_values,
                      progress=not args.quiet)
     rank = summary["rank"]
     print(f"rank {rank}: trained {len(summary['trained'])} and skipped {len(summary['skipped'])} finished of "
