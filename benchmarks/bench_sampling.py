@@ -7,6 +7,10 @@ images at each ``--sizes``; sampling speed does not depend on what the weights l
   ``Compose``: one pyramid pass, the resize back to the input size, intensity matching and metadata;
 - ``SinGANSeg.sample(batch)`` then ``decode``: batched generation, the path of ``monai-singanseg generate``.
 
+Sampling is arithmetic-bound: the table also gives the convolution work per pair (multiply-adds x 2), the rate that
+work runs at in the transform, and the device's measured float32 matmul rate, the ceiling that any convolution
+implementation can approach. ``ceiling pairs/s`` = matmul rate / work per pair.
+
 Example::
 
     python benchmarks/bench_sampling.py --sizes 128 256 --device cpu
@@ -33,6 +37,30 @@ from monai_singanseg.networks.singanseg import SinGANSeg  # noqa: E402
 from monai_singanseg.transforms import RandSinGANSegd  # noqa: E402
 from monai_singanseg.utils.layout import ChannelLayout  # noqa: E402
 from monai_singanseg.utils.pyramid import compute_pyramid  # noqa: E402
+
+
+def sampling_gflop(model: SinGANSeg) -> float:
+    """Convolution work of one sample through every scale: 2 x multiply-adds, in GFLOP."""
+    multiply_adds = 0
+    for generator, shape in zip(model.generators, model.scale_shapes):
+        spatial = [s + 2 * generator.padding for s in shape]
+        for conv in (m for m in generator.modules() if isinstance(m, torch.nn.Conv2d)):
+            spatial = [s - conv.kernel_size[0] + 1 for s in spatial]
+            multiply_adds += conv.weight.numel() * spatial[0] * spatial[1]
+    return 2 * multiply_adds / 1e9
+
+
+@torch.no_grad()
+def matmul_gflops(device: torch.device, size: int = 4096, repeats: int = 5) -> float:
+    """The device's float32 matrix-multiply rate, an upper bound for convolutions."""
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    a @ b
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    synchronize(device)
+    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
 def build_pyramid(size: int, device: torch.device) -> tuple[SinGANSeg, ChannelLayout, torch.Tensor, torch.Tensor]:
@@ -87,6 +115,8 @@ def main() -> None:
     device = torch.device(args.device)
     print(describe_machine(device))
     print(f"command: {command_line()}\n")
+    peak = matmul_gflops(torch.device("cpu"))
+    print(f"CPU float32 matmul rate: {peak:.0f} GFLOP/s\n")
     rows = []
     for size in args.sizes:
         model, _, image, mask = build_pyramid(size, torch.device("cpu"))
@@ -94,9 +124,12 @@ def main() -> None:
             per_second = time_transform(model, image, mask, args.transform_samples, Path(folder))
         batched = time_batched(model.to(device), args.batch, args.repeats, device)
         shapes = f"{model.num_scales} scales, finest {'x'.join(map(str, model.scale_shapes[-1]))}"
-        rows.append([f"{size}x{size}", shapes, f"{per_second:.1f}", f"{batched:.1f}", f"{batched / per_second:.1f}x"])
-    print(markdown_table(["input", "pyramid", "RandSinGANSegd pairs/s (CPU, 1 at a time)",
-                          f"batched pairs/s ({args.device}, batch {args.batch})", "ratio"], rows))
+        work = sampling_gflop(model)
+        rows.append([f"{size}x{size}", shapes, f"{work:.1f}", f"{per_second:.1f}", f"{per_second * work:.0f}",
+                     f"{peak / work:.1f}", f"{batched:.1f}", f"{batched / per_second:.1f}x"])
+    print(markdown_table(["input", "pyramid", "GFLOP/pair", "RandSinGANSegd pairs/s (CPU, 1 at a time)",
+                          "GFLOP/s", "ceiling pairs/s (CPU)", f"batched pairs/s ({args.device}, batch {args.batch})",
+                          "ratio"], rows))
 
 
 if __name__ == "__main__":

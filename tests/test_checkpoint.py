@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -116,3 +118,15 @@ def test_loaded_model_rejects_wrong_channel_count(trained):
     model, _ = trained
     with pytest.raises(ValueError, match="layout expects 3"):
         model.layout.encode(torch.zeros(1, 28, 32), torch.zeros(1, 28, 32))
+
+
+
+def test_cpu_sampling_runs_channels_last_with_the_same_samples(trained):
+    model, _ = trained
+    assert all(g.head.conv.weight.is_contiguous(memory_format=torch.channels_last) for g in model.generators)
+    standard = copy.deepcopy(model)
+    standard.generators.to(memory_format=torch.contiguous_format)
+    assert standard.generators[0].head.conv.weight.is_contiguous()
+    fast = model.sample(3, generator=torch.Generator().manual_seed(2))
+    assert fast.is_contiguous()
+    torch.testing.assert_close(fast, standard.sample(3, generator=torch.Generator().manual_seed(2)))
