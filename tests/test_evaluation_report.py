@@ -10,6 +10,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from monai_singanseg.cli import main
+from monai_singanseg.evaluation.comparison import set_names
 from monai_singanseg.evaluation.loading import load_image_mask_set
 
 ENDOTECT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polyp" / "endotect_dev"
@@ -107,6 +108,32 @@ def test_diversity_groups_samples_by_their_source_image(tmp_path: Path, tiny_rea
     diversity = json.loads((out / "metrics.json").read_text())["diversity"]
     assert diversity == {"singan_diversity": 0.0, "num_groups": 1, "grouping": "source_image"}
     assert "It is not diverse" in (out / "report.md").read_text()
+
+
+def test_several_synthetic_sets_get_one_report_each_and_a_ranking(tmp_path: Path, tiny_real: Path) -> None:
+    fresh = write_set(tmp_path / "fresh", "datalist", [(smooth_rgb(s), ellipse_mask(s)) for s in range(10, 14)])
+    copied = write_set(tmp_path / "copied", "datalist", [(smooth_rgb(s), ellipse_mask(s)) for s in (0, 1, 12)])
+    out = tmp_path / "report"
+    assert evaluate("--real", str(tiny_real), "--synthetic", str(fresh), str(copied), "--out", str(out),
+                    "--size", "32") == 0
+    assert {p.name for p in out.iterdir()} == {"fresh", "copied", "comparison.json", "comparison.md",
+                                               "foreground_fraction_histogram.png"}
+    for name in ("fresh", "copied"):
+        assert {p.name for p in (out / name).iterdir()} == REPORT_FILES
+    summary = json.loads((out / "comparison.json").read_text())
+    rows = {row["set"]: row for row in summary["sets"]}
+    assert rows["fresh"]["safe"] is True and rows["copied"]["safe"] is False and rows["copied"]["num_flagged"] == 2
+    assert rows["copied"]["max_ncc"] > rows["fresh"]["max_ncc"]
+    per_set = json.loads((out / "fresh" / "metrics.json").read_text())
+    assert rows["fresh"]["swd_x1e3_image"] == per_set["fidelity"]["swd_x1e3_mean"]["image"]
+    table = (out / "comparison.md").read_text()
+    assert "[fresh](fresh/report.md)" in table and "| [copied](copied/report.md) | 3 |" in table
+
+
+def test_set_names_fall_back_to_folders_then_positions() -> None:
+    assert set_names(["a/plain.json", "a/styled.json"]) == ["plain", "styled"]
+    assert set_names(["plain/datalist.json", "styled 1:1000/datalist.json"]) == ["plain", "styled_1_1000"]
+    assert set_names(["x/datalist.json", "x/datalist.json"]) == ["0_datalist", "1_datalist"]
 
 
 def test_jpeg_masks_are_thresholded_and_one_channel_is_kept(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from monai_singanseg.evaluation.comparison import build_comparison_report
 from monai_singanseg.evaluation.report import ReportThresholds, build_report
 
 __all__ = ["add_parser", "run"]
@@ -32,13 +33,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description=(
             "Compare a synthetic datalist with the real one it was trained on and write REPORT_DIR with "
             "metrics.json, report.md and PNG figures. Datalists are MONAI JSON files "
-            '{"training": [{"image": ..., "label": ...}]}.'
+            '{"training": [{"image": ..., "label": ...}]}. With several synthetic datalists, REPORT_DIR holds one '
+            "report folder per set and comparison.md, a table that ranks them."
         ),
     )
     defaults = ReportThresholds()
     parser.add_argument("--real", required=True, type=Path, metavar="DATALIST", help="datalist of the real pairs")
     parser.add_argument(
-        "--synthetic", required=True, type=Path, metavar="DATALIST", help="datalist of the synthetic pairs"
+        "--synthetic", required=True, type=Path, nargs="+", metavar="DATALIST",
+        help="datalist(s) of the synthetic pairs; several are compared in one report",
     )
     parser.add_argument("--out", required=True, type=Path, metavar="REPORT_DIR", help="report folder to write")
     parser.add_argument("--size", type=int, default=128, help="common comparison size in pixels (default 128)")
@@ -79,19 +82,25 @@ def run(args: argparse.Namespace) -> int:
     size = getattr(args, "size", 128)
     if size < 16:
         raise ValueError(f"--size must be at least 16 pixels (the SWD pyramid needs it), got {size}.")
-    for option, path in (("--real", args.real), ("--synthetic", args.synthetic)):
+    synthetic = args.synthetic if isinstance(args.synthetic, (list, tuple)) else [args.synthetic]
+    for option, path in (("--real", args.real), *(("--synthetic", s) for s in synthetic)):
         if not Path(path).is_file():
             raise FileNotFoundError(f"{option} datalist '{path}' does not exist.")
-    metrics = build_report(
-        args.real,
-        args.synthetic,
-        args.out,
-        size=size,
-        thresholds=ReportThresholds(copy_ncc=copy_threshold),
-        seed=getattr(args, "seed", 0),
-        data_list_key=getattr(args, "key", "training"),
-        progress=not getattr(args, "no_progress", False),
-    )
-    verdict = {name: metrics["verdict"][name] for name in ("faithful", "diverse", "safe")}
-    print(f"report written to {Path(args.out) / 'report.md'}: " + ", ".join(f"{k} {v}" for k, v in verdict.items()))
+    options = {
+        "size": size,
+        "thresholds": ReportThresholds(copy_ncc=copy_threshold),
+        "seed": getattr(args, "seed", 0),
+        "data_list_key": getattr(args, "key", "training"),
+        "progress": not getattr(args, "no_progress", False),
+    }
+    verdict_names = ("faithful", "diverse", "safe")
+    if len(synthetic) == 1:
+        metrics = build_report(args.real, synthetic[0], args.out, **options)
+        verdict = ", ".join(f"{name} {metrics['verdict'][name]}" for name in verdict_names)
+        print(f"report written to {Path(args.out) / 'report.md'}: {verdict}")
+        return 0
+    summary = build_comparison_report(args.real, synthetic, args.out, **options)
+    print(f"comparison written to {Path(args.out) / 'comparison.md'}:")
+    for row in summary["sets"]:
+        print(f"  {row['set']}: " + ", ".join(f"{name} {row[name]}" for name in verdict_names))
     return 0

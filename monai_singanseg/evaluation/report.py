@@ -27,7 +27,7 @@ from monai_singanseg.metrics.mask_statistics import (
 from monai_singanseg.metrics.memorisation import NearestReal, nearest_real
 from monai_singanseg.metrics.sliced_wasserstein import SlicedWassersteinDistance
 
-__all__ = ["Evaluation", "ReportThresholds", "build_report", "evaluate_sets"]
+__all__ = ["Evaluation", "ReportThresholds", "build_report", "evaluate_sets", "write_report"]
 
 
 @dataclass(frozen=True)
@@ -243,6 +243,37 @@ def _write_figures(out_dir: Path, real: ImageMaskSet, synthetic: ImageMaskSet, n
     return list(pictures)
 
 
+def write_report(
+    out_dir: str | Path, real: ImageMaskSet, synthetic: ImageMaskSet, inputs: dict[str, str],
+    thresholds: ReportThresholds = ReportThresholds(), seed: int = 0,
+) -> dict[str, Any]:
+    """Evaluate loaded sets and write ``metrics.json``, ``report.md`` and the figures into ``out_dir``.
+
+    Args:
+        out_dir: report folder, created if needed.
+        real: the training pairs.
+        synthetic: the generated pairs, at the same size.
+        inputs: where the sets came from (``{"real": ..., "synthetic": ...}``), recorded in the report.
+        thresholds: the :class:`ReportThresholds` behind the verdicts.
+        seed: seed of every random choice.
+
+    Returns:
+        The metrics written to ``metrics.json``.
+
+    Example::
+
+        >>> metrics = write_report("report", real, synthetic, {"real": "r.json", "synthetic": "s.json"})  # doctest: +SKIP
+    """
+    out_dir = Path(out_dir)
+    evaluation = evaluate_sets(real, synthetic, thresholds, seed)
+    metrics = {**evaluation.metrics, "inputs": dict(inputs)}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figure_names = _write_figures(out_dir, real, synthetic, evaluation.nearest)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (out_dir / "report.md").write_text(render_markdown(metrics, figure_names))
+    return metrics
+
+
 def build_report(
     real_datalist: str | Path,
     synthetic_datalist: str | Path,
@@ -283,18 +314,11 @@ def build_report(
     """
     if size < 16:
         raise ValueError(f"size must be at least 16 pixels for the SWD pyramid, got {size}.")
-    out_dir = Path(out_dir)
-    with tqdm(total=4, desc="evaluation report", disable=not progress) as bar:
+    with tqdm(total=2, desc="evaluation report", disable=not progress) as bar:
         real = load_image_mask_set(real_datalist, size, data_list_key, progress)
         synthetic = load_image_mask_set(synthetic_datalist, size, data_list_key, progress)
         bar.update()
-        evaluation = evaluate_sets(real, synthetic, thresholds, seed)
-        metrics = {**evaluation.metrics, "inputs": {"real": str(real_datalist), "synthetic": str(synthetic_datalist)}}
-        bar.update()
-        out_dir.mkdir(parents=True, exist_ok=True)
-        figure_names = _write_figures(out_dir, real, synthetic, evaluation.nearest)
-        bar.update()
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        (out_dir / "report.md").write_text(render_markdown(metrics, figure_names))
+        inputs = {"real": str(real_datalist), "synthetic": str(synthetic_datalist)}
+        metrics = write_report(out_dir, real, synthetic, inputs, thresholds, seed)
         bar.update()
     return metrics

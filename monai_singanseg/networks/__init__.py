@@ -2,7 +2,16 @@
 
 from monai_singanseg.networks.discriminator import SinGANDiscriminator
 from monai_singanseg.networks.generator import SinGANGenerator
+from monai_singanseg.networks.inception_sifid import InceptionSIFIDFeatures
+from monai_singanseg.networks.lpips import LPIPSAlexNet
 from monai_singanseg.networks.singanseg import SinGANSeg
 from monai_singanseg.networks.vgg import VGG19Features
 
-__all__ = ["SinGANDiscriminator", "SinGANGenerator", "SinGANSeg", "VGG19Features"]
+__all__ = [
+    "InceptionSIFIDFeatures",
+    "LPIPSAlexNet",
+    "SinGANDiscriminator",
+    "SinGANGenerator",
+    "SinGANSeg",
+    "VGG19Features",
+]
