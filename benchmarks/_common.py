@@ -16,7 +16,7 @@ import torch
 from ignite.engine import Engine, Events
 
 __all__ = ["ScaleClock", "add_image_arguments", "command_line", "describe_machine", "load_benchmark_pair",
-           "markdown_table", "peak_memory_mib", "reset_peak_memory", "synchronize", "warm_up"]
+           "markdown_table", "matmul_gflops", "peak_memory_mib", "reset_peak_memory", "synchronize", "warm_up"]
 
 
 def describe_machine(device: torch.device) -> str:
@@ -134,3 +134,16 @@ def load_benchmark_pair(args: argparse.Namespace, seed: int = 0) -> tuple[np.nda
         raise ValueError(f"--image must be an 8-bit RGB image (the reference reads only those), got "
                          f"{image_np.shape[0]} channels of {image_np.dtype}.")
     return image_np, (np.asarray(label.as_tensor()) > 0).astype(np.uint8) * 255
+
+
+@torch.no_grad()
+def matmul_gflops(device: torch.device, size: int = 4096, repeats: int = 5) -> float:
+    """The device's float32 matrix-multiply rate, an upper bound for convolutions."""
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    a @ b
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    synchronize(device)
+    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9

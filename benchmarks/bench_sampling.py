@@ -28,7 +28,7 @@ import torch
 from monai.data import MetaTensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import command_line, describe_machine, markdown_table, synchronize  # noqa: E402
+from _common import command_line, describe_machine, markdown_table, matmul_gflops, synchronize  # noqa: E402
 
 from monai_singanseg.data.bank import SinGANSegBank  # noqa: E402
 from monai_singanseg.data.phantom import endoscopy_phantom  # noqa: E402
@@ -48,19 +48,6 @@ def sampling_gflop(model: SinGANSeg) -> float:
             spatial = [s - conv.kernel_size[0] + 1 for s in spatial]
             multiply_adds += conv.weight.numel() * spatial[0] * spatial[1]
     return 2 * multiply_adds / 1e9
-
-
-@torch.no_grad()
-def matmul_gflops(device: torch.device, size: int = 4096, repeats: int = 5) -> float:
-    """The device's float32 matrix-multiply rate, an upper bound for convolutions."""
-    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
-    a @ b
-    synchronize(device)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    synchronize(device)
-    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
 def build_pyramid(size: int, device: torch.device) -> tuple[SinGANSeg, ChannelLayout, torch.Tensor, torch.Tensor]:

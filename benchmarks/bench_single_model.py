@@ -24,18 +24,20 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     ScaleClock, add_image_arguments, command_line, describe_machine, load_benchmark_pair, markdown_table,
-    peak_memory_mib, reset_peak_memory, synchronize, warm_up,
+    matmul_gflops, peak_memory_mib, reset_peak_memory, synchronize, warm_up,
 )
 
 from monai_singanseg.cli.settings_args import add_settings_arguments, settings_from_arguments  # noqa: E402
@@ -199,6 +201,51 @@ def report(ours: dict[str, Any], ref: dict[str, Any] | None, scales: list[int], 
         print(f"Peak GPU memory: ours {ours['peak_mib']:.0f} MiB, reference {_format(ref and ref['peak_mib'], 0)} MiB")
 
 
+class _FlopCount(TorchDispatchMode):
+    """Adds up torch's own FLOP formulas (matmuls, convolutions and their gradients) for every op that runs.
+
+    ``FlopCounterMode`` would do it, but its module tracker refuses the penalty's ``autograd.grad`` (torch 2.13).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flops = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        formula = flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            self.flops += formula(*args, **(kwargs or {}), out_val=out)
+        return out
+
+
+def counted_gflop(train: Callable[[], Any]) -> float:
+    """Matmul and convolution work (forward, backward and the penalty's double backward) of ``train()``, in GFLOP."""
+    with _FlopCount() as counter:
+        train()
+    return counter.flops / 1e9
+
+
+def report_work(image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings, reference: dict[str, Any] | None,
+                last_scale: int, ours: dict[str, Any], ref: dict[str, Any] | None) -> None:
+    """Work per iteration on both sides and the speed-up it allows: a bound on what any implementation can gain."""
+    short = replace(settings, iterations=2)
+    rows = [["ours", counted_gflop(lambda: train_ours(image, mask, short, last_scale)), sum(ours["seconds"])]]
+    if reference is not None and ref is not None:
+        rows.append(["reference", counted_gflop(lambda: train_reference(reference, image, mask, short, last_scale)),
+                     sum(ref["seconds"])])
+    peak = matmul_gflops(torch.device(settings.device))
+    iterations = settings.iterations
+    print(f"\nWork per iteration, all scales (counted over 2 iterations per scale, per-scale set-up included); "
+          f"float32 matmul rate {peak:.0f} GFLOP/s:")
+    print(markdown_table(["side", "GFLOP per iteration", "GFLOP/s achieved"],
+                         [[name, f"{work / 2:.1f}", f"{work / 2 * iterations / seconds:.0f}"]
+                          for name, work, seconds in rows]))
+    if len(rows) == 2:
+        ratio = rows[1][1] / rows[0][1]
+        print(f"The reference does {ratio:.2f}x our work per iteration: at equal arithmetic rates that is the speed-up.")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reference-path", help="unzipped singan-seg-polyp 1.0.7 wheel (omit: time ours only)")
@@ -206,6 +253,8 @@ def main() -> int:
                         "last one; the scales below it still train --iterations iterations)")
     parser.add_argument("--full-iterations", type=int, default=2000, help="iterations per scale to estimate a model")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
+    parser.add_argument("--count-flops", action="store_true", help="also count both sides' matmul and convolution "
+                        "work (untimed runs of 2 iterations per scale) and print the speed-up that work allows")
     add_image_arguments(parser)
     add_settings_arguments(parser)
     args = parser.parse_args()
@@ -234,6 +283,8 @@ def main() -> int:
     if ref and ref["shapes"] != ours["shapes"]:
         print(f"warning: pyramid shapes differ: ours {ours['shapes']}, reference {ref['shapes']}")
     report(ours, ref, scales, settings, args.full_iterations)
+    if args.count_flops:
+        report_work(image, mask, settings, reference, last_scale, ours, ref)
     return 0
 
 

@@ -9,6 +9,10 @@ off by wrapping torchvision's constructor).
 
 The reference column needs torchvision and the unzipped ``singan-seg-polyp`` 1.0.7 wheel (``--reference-path``).
 
+Each step is one VGG19 forward to the deepest loss layer and one backward to the pixels (no weight gradients), about
+twice the forward's convolution work: the table prints that work and the device's float32 matmul rate, whose ratio
+is the fastest a step can run on that device whatever the implementation.
+
 Example::
 
     python benchmarks/bench_style.py --reference-path /tmp/ref/src --device cuda --images 8 --steps 200
@@ -17,6 +21,8 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
 import tempfile
 import time
@@ -27,7 +33,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import command_line, describe_machine, markdown_table, synchronize  # noqa: E402
+from _common import command_line, describe_machine, markdown_table, matmul_gflops, synchronize  # noqa: E402
 
 from monai_singanseg.data.phantom import endoscopy_phantom  # noqa: E402
 from monai_singanseg.networks.vgg import VGG19Features  # noqa: E402
@@ -53,6 +59,21 @@ def as_batch(paths: list[Path]) -> torch.Tensor:
                         for p in paths])
 
 
+@torch.no_grad()
+def step_gflop(network: VGG19Features, height: int, width: int) -> float:
+    """Convolution work of one step on a ``height`` x ``width`` image: forward plus input-gradient backward."""
+    multiply_adds = []
+
+    def count(conv: torch.nn.Conv2d, _: tuple, output: torch.Tensor) -> None:
+        multiply_adds.append(output.numel() * conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1])
+
+    hooks = [m.register_forward_hook(count) for m in network.modules() if isinstance(m, torch.nn.Conv2d)]
+    network(torch.zeros(1, 3, height, width))
+    for hook in hooks:
+        hook.remove()
+    return 2 * 2 * sum(multiply_adds) / 1e9
+
+
 def time_ours(pairs: list[tuple[Path, Path]], steps: int, batch: int, device: torch.device) -> float:
     layers = tuple(dict.fromkeys([REFERENCE_CONTENT_LAYER, *REFERENCE_STYLE_LAYERS]))
     synchronize(device)
@@ -75,8 +96,9 @@ def time_reference(pairs: list[tuple[Path, Path]], steps: int, device: torch.dev
 
     synchronize(device)
     start = time.perf_counter()
-    for content, style in pairs:
-        transfer_style(str(content), str(style), steps, 1, 1000, device, "vgg19", verbose=False)
+    with contextlib.redirect_stderr(io.StringIO()):  # its progress bar redraws every step
+        for content, style in pairs:
+            transfer_style(str(content), str(style), steps, 1, 1000, device, "vgg19", verbose=False)
     synchronize(device)
     return (time.perf_counter() - start) / len(pairs)
 
@@ -97,12 +119,20 @@ def main() -> None:
         time_ours(pairs[:1], 2, 1, device)  # first-call costs (CUDA context, kernel choice) out of the timing
         ours = time_ours(pairs, args.steps, args.batch, device)
         reference = time_reference(pairs, args.steps, device, args.reference_path) if args.reference_path else None
-    rows = [["ours (batch %d, VGG built once)" % args.batch, f"{ours:.3f}", f"{args.steps / ours:.0f}"]]
+    layers = tuple(dict.fromkeys([REFERENCE_CONTENT_LAYER, *REFERENCE_STYLE_LAYERS]))
+    work = step_gflop(VGG19Features(layers=layers, pretrained=False), 171, 250)
+    peak = matmul_gflops(device)
+    rows = [["ours (batch %d, VGG built once)" % args.batch, f"{ours:.3f}", f"{args.steps / ours:.2f}",
+             f"{work * args.steps / ours:.0f}"]]
     if reference is not None:
-        rows.append(["reference transfer_style", f"{reference:.3f}", f"{args.steps / reference:.0f}"])
-    print(markdown_table(["method", "s per image", "image-steps per s"], rows))
+        rows.append(["reference transfer_style", f"{reference:.3f}", f"{args.steps / reference:.2f}",
+                     f"{work * args.steps / reference:.0f}"])
+    rows.append([f"ceiling: {work:.1f} GFLOP per step at the matmul rate", f"{work * args.steps / peak:.3f}",
+                 f"{peak / work:.2f}", f"{peak:.0f}"])
+    print(markdown_table(["method", "s per image", "image-steps per s", "GFLOP/s"], rows))
     if reference is not None:
-        print(f"\nspeed-up at {args.steps} steps: {reference / ours:.1f}x")
+        print(f"\nspeed-up at {args.steps} steps: {reference / ours:.1f}x (at most {reference * peak / (work * args.steps):.1f}x "
+              "on this device)")
 
 
 if __name__ == "__main__":
