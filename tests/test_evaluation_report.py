@@ -7,9 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw
 
 from monai_singanseg.cli import main
+from monai_singanseg.networks.inception_sifid import InceptionSIFIDFeatures
+from monai_singanseg.networks.lpips import LPIPSAlexNet
 from monai_singanseg.evaluation.comparison import set_names
 from monai_singanseg.evaluation.loading import load_image_mask_set
 
@@ -128,6 +131,56 @@ def test_several_synthetic_sets_get_one_report_each_and_a_ranking(tmp_path: Path
     assert rows["fresh"]["swd_x1e3_image"] == per_set["fidelity"]["swd_x1e3_mean"]["image"]
     table = (out / "comparison.md").read_text()
     assert "[fresh](fresh/report.md)" in table and "| [copied](copied/report.md) | 3 |" in table
+
+
+def write_perceptual_weights(folder: Path) -> list[str]:
+    """Random-weight files under the published key names, as the CLI options expect them."""
+    torch.manual_seed(0)
+    lpips_network = LPIPSAlexNet(pretrained=False)
+    state = lpips_network.state_dict()
+    files = {
+        "--inception-weights": ("inception.pth", InceptionSIFIDFeatures(pretrained=False).state_dict()),
+        "--alexnet-weights": ("alexnet.pth", {k: v for k, v in state.items() if k.startswith("features.")}),
+        "--lpips-weights": ("alex.pth", {k: v.abs() for k, v in state.items() if k.startswith("lin")}),
+    }
+    arguments = []
+    for option, (name, weights) in files.items():
+        torch.save(weights, folder / name)
+        arguments += [option, str(folder / name)]
+    return arguments
+
+
+def test_perceptual_scores_rank_copies_closer(tmp_path: Path, tiny_real: Path) -> None:
+    fresh = write_set(tmp_path / "fresh", "datalist", [(smooth_rgb(s), ellipse_mask(s)) for s in range(10, 14)],
+                      source="../real/real_1.png")
+    copied = write_set(tmp_path / "copied", "datalist", [(smooth_rgb(s), ellipse_mask(s)) for s in (0, 1, 12)])
+    out = tmp_path / "report"
+    weights = write_perceptual_weights(tmp_path)
+    assert evaluate("--real", str(tiny_real), "--synthetic", str(fresh), str(copied), "--out", str(out),
+                    "--size", "32", *weights) == 0
+    rows = {row["set"]: row for row in json.loads((out / "comparison.json").read_text())["sets"]}
+    for score in ("sifid_mean", "lpips_to_real_mean"):
+        assert 0 <= rows["copied"][score] < rows["fresh"][score]
+    assert rows["fresh"]["lpips_diversity"] > 0
+    assert "## Perceptual scores" in (out / "fresh" / "report.md").read_text()
+
+
+def test_report_without_weights_has_no_perceptual_scores(tmp_path: Path, tiny_real: Path) -> None:
+    synthetic = write_set(tmp_path / "s", "s", [(smooth_rgb(s), ellipse_mask(s)) for s in range(10, 13)])
+    assert evaluate("--real", str(tiny_real), "--synthetic", str(synthetic), "--out", str(tmp_path / "r"),
+                    "--size", "32") == 0
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["perceptual"] is None
+    assert "Perceptual" not in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_missing_lpips_weights_are_named_before_any_work(
+    tmp_path: Path, tiny_real: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere" / "alexnet-owt-7be5be79.pth"
+    assert evaluate("--real", str(tiny_real), "--synthetic", str(tiny_real), "--out", str(tmp_path / "r"),
+                    "--alexnet-weights", str(missing)) == 2
+    assert str(missing) in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
 
 
 def test_set_names_fall_back_to_folders_then_positions() -> None:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from monai_singanseg.evaluation.comparison import build_comparison_report
+from monai_singanseg.evaluation.perceptual import PerceptualNetworks
 from monai_singanseg.evaluation.report import ReportThresholds, build_report
 
 __all__ = ["add_parser", "run"]
@@ -54,6 +55,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--seed", type=int, default=0, help="seed of the random patch choices (default 0)")
     parser.add_argument("--key", default="training", help="datalist key holding the entries (default training)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    perceptual = parser.add_argument_group(
+        "perceptual scores", "optional, with network weights you supply (nothing is downloaded); a path implies "
+        "its score, and a score without a path reads the file from $TORCH_HOME/hub/checkpoints"
+    )
+    perceptual.add_argument("--sifid", action="store_true", help="add SIFID (SinGAN) of every synthetic image")
+    perceptual.add_argument("--inception-weights", type=Path, metavar="FILE",
+                            help="torchvision's inception_v3_google-0cc3c7bd.pth (or pytorch-fid's pt_inception file)")
+    perceptual.add_argument("--lpips", action="store_true", help="add LPIPS to the real image and between samples")
+    perceptual.add_argument("--alexnet-weights", type=Path, metavar="FILE", help="torchvision's alexnet-owt-7be5be79.pth")
+    perceptual.add_argument("--lpips-weights", type=Path, metavar="FILE", help="the lpips package's weights/v0.1/alex.pth")
     parser.set_defaults(run=run)
     return parser
 
@@ -93,6 +104,12 @@ def run(args: argparse.Namespace) -> int:
         "data_list_key": getattr(args, "key", "training"),
         "progress": not getattr(args, "no_progress", False),
     }
+    inception, alexnet, calibration = (getattr(args, name, None) for name in
+                                       ("inception_weights", "alexnet_weights", "lpips_weights"))
+    want_sifid = getattr(args, "sifid", False) or inception is not None
+    want_lpips = getattr(args, "lpips", False) or alexnet is not None or calibration is not None
+    if want_sifid or want_lpips:
+        options["perceptual"] = PerceptualNetworks.from_files(want_sifid, inception, want_lpips, alexnet, calibration)
     verdict_names = ("faithful", "diverse", "safe")
     if len(synthetic) == 1:
         metrics = build_report(args.real, synthetic[0], args.out, **options)

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from monai_singanseg.evaluation import figures
 from monai_singanseg.evaluation.loading import load_image_mask_set
+from monai_singanseg.evaluation.perceptual import PerceptualNetworks
 from monai_singanseg.evaluation.report import ReportThresholds, write_report
 from monai_singanseg.metrics.mask_statistics import foreground_fraction, fraction_histogram
 
@@ -49,6 +50,7 @@ def _row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
         "swd_x1e3_label": fidelity["swd_x1e3_mean"]["label"],
         "mask_ks_statistic": fidelity["masks"]["ks_statistic"],
         "singan_diversity": metrics["diversity"]["singan_diversity"],
+        **(metrics["perceptual"] or {}),
         "max_ncc": memorisation["max_ncc"],
         "num_flagged": memorisation["num_flagged"],
         "faithful": verdict["faithful"],
@@ -94,6 +96,7 @@ def build_comparison_report(
     seed: int = 0,
     data_list_key: str = "training",
     progress: bool = True,
+    perceptual: PerceptualNetworks | None = None,
 ) -> dict[str, Any]:
     """Evaluate several synthetic datalists against one real datalist.
 
@@ -111,6 +114,7 @@ def build_comparison_report(
         seed: seed of every random choice, the same for every set.
         data_list_key: key of the list of entries in every datalist.
         progress: show progress bars.
+        perceptual: networks for SIFID and LPIPS (user-supplied weights); ``None`` leaves them out.
 
     Returns:
         What ``comparison.json`` holds: ``{"inputs": ..., "sets": [row per set]}``.
@@ -134,7 +138,7 @@ def build_comparison_report(
     for name, datalist in tqdm(list(zip(names, synthetic_datalists)), desc="synthetic sets", disable=not progress):
         synthetic = load_image_mask_set(datalist, size, data_list_key, progress)
         inputs = {"real": str(real_datalist), "synthetic": str(datalist)}
-        metrics = write_report(out_dir / name, real, synthetic, inputs, thresholds, seed)
+        metrics = write_report(out_dir / name, real, synthetic, inputs, thresholds, seed, perceptual)
         rows.append(_row(name, metrics))
         histograms[f"{name} ({len(synthetic.names)})"] = fraction_histogram(foreground_fraction(synthetic.masks))
         baseline = metrics["fidelity"]["swd_x1e3_real_halves_image"]

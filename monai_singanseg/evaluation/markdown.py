@@ -76,6 +76,27 @@ def _summary(metrics: dict[str, Any]) -> str:
     return " ".join(sentences)
 
 
+def _perceptual_lines(scores: dict[str, Any] | None) -> list[str]:
+    if not scores:
+        return []
+    rows = [
+        ("SIFID to its real image (SinGAN; lower is closer)", scores.get("sifid_mean")),
+        ("LPIPS to its real image (lower is closer; near 0 is a copy)", scores.get("lpips_to_real_mean")),
+        ("LPIPS between samples of one real image (higher is more varied)", scores.get("lpips_diversity")),
+    ]
+    return [
+        "",
+        "## Perceptual scores",
+        "",
+        "With the network weights supplied by the user: each synthetic image against the real image it was "
+        "generated from (or its nearest real image).",
+        "",
+        "| Score | Mean |",
+        "|---|---|",
+        *(f"| {name} | {_number(value, 4)} |" for name, value in rows if value is not None),
+    ]
+
+
 def render_markdown(metrics: dict[str, Any], figure_names: Sequence[str]) -> str:
     """The report as Markdown: verdicts with their numbers and thresholds, then details and figures.
 
@@ -152,6 +173,7 @@ def render_markdown(metrics: dict[str, Any], figure_names: Sequence[str]) -> str
         ]
     else:
         lines.append("No synthetic image reaches the copy threshold.")
+    lines += _perceptual_lines(metrics.get("perceptual"))
     lines += ["", "## Figures", ""]
     lines += [f"![{name[:-4].replace('_', ' ')}]({name})" for name in figure_names]
     return "\n".join(lines) + "\n"

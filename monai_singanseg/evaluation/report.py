@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from monai_singanseg.evaluation import figures
 from monai_singanseg.evaluation.loading import ImageMaskSet, load_image_mask_set
 from monai_singanseg.evaluation.markdown import render_markdown
+from monai_singanseg.evaluation.perceptual import PerceptualNetworks, perceptual_scores
 from monai_singanseg.metrics.diversity import diversity_score
 from monai_singanseg.metrics.mask_statistics import (
     compare_mask_sets,
@@ -100,7 +101,11 @@ def _diversity_groups(
 
 
 def evaluate_sets(
-    real: ImageMaskSet, synthetic: ImageMaskSet, thresholds: ReportThresholds = ReportThresholds(), seed: int = 0
+    real: ImageMaskSet,
+    synthetic: ImageMaskSet,
+    thresholds: ReportThresholds = ReportThresholds(),
+    seed: int = 0,
+    perceptual: PerceptualNetworks | None = None,
 ) -> Evaluation:
     """Fidelity, diversity and memorisation numbers of a synthetic set against the real one, with verdicts.
 
@@ -109,6 +114,7 @@ def evaluate_sets(
         synthetic: the generated images and masks, at the same size.
         thresholds: the :class:`ReportThresholds` behind the verdicts.
         seed: seed of every random choice (SWD patches and directions, memorisation patches).
+        perceptual: networks for SIFID and LPIPS (user-supplied weights); ``None`` leaves them out.
 
     Returns:
         An :class:`Evaluation`.
@@ -155,6 +161,7 @@ def evaluate_sets(
         if len(members) >= 2 and float(real_images[real_index].std()) > 0
     ]
     diversity = _mean(group_scores) if group_scores else None
+    scores = None if perceptual is None else perceptual_scores(real_images, synthetic_images, groups, perceptual)
     swd_image = _mean(swd["image"])
     faithful_images = None if swd_baseline is None else swd_image <= thresholds.swd_ratio * swd_baseline
     faithful_masks = masks.ks_statistic <= masks.ks_critical_value
@@ -173,6 +180,7 @@ def evaluate_sets(
             "masks": asdict(masks),
         },
         "diversity": {"singan_diversity": diversity, "num_groups": len(group_scores), "grouping": grouping},
+        "perceptual": scores,
         "memorisation": {
             "max_ncc": float(nearest.ncc.max()),
             "mean_ncc": float(nearest.ncc.mean()),
@@ -245,7 +253,7 @@ def _write_figures(out_dir: Path, real: ImageMaskSet, synthetic: ImageMaskSet, n
 
 def write_report(
     out_dir: str | Path, real: ImageMaskSet, synthetic: ImageMaskSet, inputs: dict[str, str],
-    thresholds: ReportThresholds = ReportThresholds(), seed: int = 0,
+    thresholds: ReportThresholds = ReportThresholds(), seed: int = 0, perceptual: PerceptualNetworks | None = None,
 ) -> dict[str, Any]:
     """Evaluate loaded sets and write ``metrics.json``, ``report.md`` and the figures into ``out_dir``.
 
@@ -256,6 +264,7 @@ def write_report(
         inputs: where the sets came from (``{"real": ..., "synthetic": ...}``), recorded in the report.
         thresholds: the :class:`ReportThresholds` behind the verdicts.
         seed: seed of every random choice.
+        perceptual: networks for SIFID and LPIPS; ``None`` leaves them out.
 
     Returns:
         The metrics written to ``metrics.json``.
@@ -265,7 +274,7 @@ def write_report(
         >>> metrics = write_report("report", real, synthetic, {"real": "r.json", "synthetic": "s.json"})  # doctest: +SKIP
     """
     out_dir = Path(out_dir)
-    evaluation = evaluate_sets(real, synthetic, thresholds, seed)
+    evaluation = evaluate_sets(real, synthetic, thresholds, seed, perceptual)
     metrics = {**evaluation.metrics, "inputs": dict(inputs)}
     out_dir.mkdir(parents=True, exist_ok=True)
     figure_names = _write_figures(out_dir, real, synthetic, evaluation.nearest)
@@ -283,6 +292,7 @@ def build_report(
     seed: int = 0,
     data_list_key: str = "training",
     progress: bool = True,
+    perceptual: PerceptualNetworks | None = None,
 ) -> dict[str, Any]:
     """Evaluate a synthetic datalist against a real one and write the report folder.
 
@@ -298,6 +308,7 @@ def build_report(
         seed: seed of every random choice.
         data_list_key: key of the list of entries in both datalists.
         progress: show progress bars.
+        perceptual: networks for SIFID and LPIPS (user-supplied weights); ``None`` leaves them out.
 
     Returns:
         The metrics written to ``metrics.json``.
@@ -319,6 +330,6 @@ def build_report(
         synthetic = load_image_mask_set(synthetic_datalist, size, data_list_key, progress)
         bar.update()
         inputs = {"real": str(real_datalist), "synthetic": str(synthetic_datalist)}
-        metrics = write_report(out_dir, real, synthetic, inputs, thresholds, seed)
+        metrics = write_report(out_dir, real, synthetic, inputs, thresholds, seed, perceptual)
         bar.update()
     return metrics
