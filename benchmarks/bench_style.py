@@ -131,8 +131,8 @@ def main() -> None:
                  f"{peak / work:.2f}", f"{peak:.0f}"])
     print(markdown_table(["method", "s per image", "image-steps per s", "GFLOP/s"], rows))
     if reference is not None:
-        print(f"\nspeed-up at {args.steps} steps: {reference / ours:.1f}x (at most {reference * peak / (work * args.steps):.1f}x "
-              "on this device)")
+        bound = reference * peak / (work * args.steps)
+        print(f"\nspeed-up at {args.steps} steps: {reference / ours:.1f}x (at most {bound:.1f}x on this device)")
 
 
 if __name__ == "__main__":

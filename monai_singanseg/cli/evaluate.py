@@ -63,8 +63,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     perceptual.add_argument("--inception-weights", type=Path, metavar="FILE",
                             help="torchvision's inception_v3_google-0cc3c7bd.pth (or pytorch-fid's pt_inception file)")
     perceptual.add_argument("--lpips", action="store_true", help="add LPIPS to the real image and between samples")
-    perceptual.add_argument("--alexnet-weights", type=Path, metavar="FILE", help="torchvision's alexnet-owt-7be5be79.pth")
-    perceptual.add_argument("--lpips-weights", type=Path, metavar="FILE", help="the lpips package's weights/v0.1/alex.pth")
+    perceptual.add_argument("--alexnet-weights", type=Path, metavar="FILE",
+                            help="torchvision's alexnet-owt-7be5be79.pth")
+    perceptual.add_argument("--lpips-weights", type=Path, metavar="FILE",
+                            help="the lpips package's weights/v0.1/alex.pth")
     parser.set_defaults(run=run)
     return parser
 

@@ -134,7 +134,8 @@ def build_comparison_report(
     out_dir = Path(out_dir)
     names = set_names(synthetic_datalists)
     real = load_image_mask_set(real_datalist, size, data_list_key, progress)
-    rows, histograms, baseline = [], {f"real ({len(real.names)})": fraction_histogram(foreground_fraction(real.masks))}, None
+    rows, baseline = [], None
+    histograms = {f"real ({len(real.names)})": fraction_histogram(foreground_fraction(real.masks))}
     for name, datalist in tqdm(list(zip(names, synthetic_datalists)), desc="synthetic sets", disable=not progress):
         synthetic = load_image_mask_set(datalist, size, data_list_key, progress)
         inputs = {"real": str(real_datalist), "synthetic": str(datalist)}

@@ -85,7 +85,8 @@ def perceptual_scores(
 
     Example::
 
-        >>> scores = perceptual_scores(real, synthetic, {0: [0, 1]}, PerceptualNetworks.from_files(lpips=True))  # doctest: +SKIP
+        >>> networks = PerceptualNetworks.from_files(lpips=True)  # doctest: +SKIP
+        >>> scores = perceptual_scores(real, synthetic, {0: [0, 1]}, networks)  # doctest: +SKIP
     """
     real, synthetic = _rgb(real_images), _rgb(synthetic_images)
     sifid_values: list[float] = []

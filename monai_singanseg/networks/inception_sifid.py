@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from monai_singanseg.networks.weight_files import hub_checkpoint_path, missing_weights_message
+
 __all__ = [
     "INCEPTION_WEIGHTS_FILE",
     "InceptionSIFIDFeatures",
@@ -39,17 +41,8 @@ MIN_IMAGE_SIZE = 7  # the smallest side that leaves one position after the three
 
 
 def default_inception_weights_path() -> Path:
-    """Where torchvision caches its Inception-v3 weights: ``$TORCH_HOME/hub/checkpoints/inception_v3_google-...``.
-
-    Returns:
-        The path, read from :func:`torch.hub.get_dir` at call time so that ``TORCH_HOME`` changes are honoured.
-
-    Example::
-
-        >>> default_inception_weights_path().name
-        'inception_v3_google-0cc3c7bd.pth'
-    """
-    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_FILE
+    """Where torchvision caches its Inception-v3 weights: ``$TORCH_HOME/hub/checkpoints/inception_v3_google-...``."""
+    return hub_checkpoint_path(INCEPTION_WEIGHTS_FILE)
 
 
 class _ConvBatchNormReLU(nn.Module):
@@ -141,14 +134,11 @@ class InceptionSIFIDFeatures(nn.Module):
         """
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(
-                f"Inception-v3 weights for SIFID not found at '{path}'. Download torchvision's "
-                f"'{INCEPTION_WEIGHTS_FILE}' from {INCEPTION_WEIGHTS_URL} and put it in "
-                f"'{default_inception_weights_path().parent}' (the torch hub cache, $TORCH_HOME/hub/checkpoints) or "
-                f"pass its location as weights_path; pytorch-fid's '{PYTORCH_FID_INCEPTION_WEIGHTS_FILE}' "
-                f"({PYTORCH_FID_INCEPTION_WEIGHTS_URL}) also loads through weights_path. pretrained=False gives "
-                "random weights."
-            )
+            raise FileNotFoundError(missing_weights_message(
+                path, "Inception-v3 weights for SIFID", INCEPTION_WEIGHTS_FILE, INCEPTION_WEIGHTS_URL, "weights_path",
+                f"pytorch-fid's '{PYTORCH_FID_INCEPTION_WEIGHTS_FILE}' ({PYTORCH_FID_INCEPTION_WEIGHTS_URL}) also "
+                "loads through weights_path; ",
+            ))
         state = torch.load(path, map_location="cpu", weights_only=True)
         own = self.state_dict()
         # Files saved before PyTorch 0.4.1 have no `num_batches_tracked`, which the frozen batch norms never read.

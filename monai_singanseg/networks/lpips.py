@@ -8,6 +8,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from monai_singanseg.networks.weight_files import hub_checkpoint_path, missing_weights_message
+
 __all__ = [
     "ALEXNET_WEIGHTS_FILE",
     "LPIPSAlexNet",
@@ -36,39 +38,13 @@ MIN_IMAGE_SIZE = 31  # the smallest side AlexNet's two max pools accept
 
 
 def default_alexnet_weights_path() -> Path:
-    """Where torchvision caches the AlexNet ImageNet weights: ``$TORCH_HOME/hub/checkpoints/alexnet-owt-7be5be79.pth``.
-
-    Returns:
-        The path, read from :func:`torch.hub.get_dir` at call time so that ``TORCH_HOME`` changes are honoured.
-
-    Example::
-
-        >>> default_alexnet_weights_path().name
-        'alexnet-owt-7be5be79.pth'
-    """
-    return Path(torch.hub.get_dir()) / "checkpoints" / ALEXNET_WEIGHTS_FILE
+    """Where torchvision caches the AlexNet weights: ``$TORCH_HOME/hub/checkpoints/alexnet-owt-7be5be79.pth``."""
+    return hub_checkpoint_path(ALEXNET_WEIGHTS_FILE)
 
 
 def default_lpips_weights_path() -> Path:
-    """Where the LPIPS v0.1 AlexNet calibration is looked for: ``$TORCH_HOME/hub/checkpoints/alex.pth``.
-
-    Returns:
-        The path, beside torchvision's cached AlexNet.
-
-    Example::
-
-        >>> default_lpips_weights_path().name
-        'alex.pth'
-    """
-    return Path(torch.hub.get_dir()) / "checkpoints" / LPIPS_WEIGHTS_FILE
-
-
-def _missing_file_error(path: Path, what: str, file_name: str, url: str, default: Path, argument: str) -> str:
-    return (
-        f"{what} not found at '{path}'. Download '{file_name}' from {url} and put it in '{default.parent}' "
-        f"(the torch hub cache, $TORCH_HOME/hub/checkpoints) or pass its location as {argument}; "
-        "pretrained=False gives random weights."
-    )
+    """Where the LPIPS v0.1 AlexNet calibration is looked for: ``$TORCH_HOME/hub/checkpoints/alex.pth``."""
+    return hub_checkpoint_path(LPIPS_WEIGHTS_FILE)
 
 
 class _LinearCalibration(nn.Module):
@@ -194,12 +170,10 @@ class LPIPSAlexNet(nn.Module):
         """
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(
-                _missing_file_error(
-                    path, "AlexNet ImageNet weights for LPIPS", ALEXNET_WEIGHTS_FILE, ALEXNET_WEIGHTS_URL,
-                    default_alexnet_weights_path(), "alexnet_weights_path",
-                )
-            )
+            raise FileNotFoundError(missing_weights_message(
+                path, "AlexNet ImageNet weights for LPIPS", ALEXNET_WEIGHTS_FILE, ALEXNET_WEIGHTS_URL,
+                "alexnet_weights_path",
+            ))
         state = torch.load(path, map_location="cpu", weights_only=True)
         self._load_matching(path, "features.", state, "torchvision's AlexNet state dict")
 
@@ -216,12 +190,10 @@ class LPIPSAlexNet(nn.Module):
         """
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(
-                _missing_file_error(
-                    path, "LPIPS v0.1 AlexNet calibration (the lpips package's weights/v0.1/alex.pth)",
-                    LPIPS_WEIGHTS_FILE, LPIPS_WEIGHTS_URL, default_lpips_weights_path(), "lpips_weights_path",
-                )
-            )
+            raise FileNotFoundError(missing_weights_message(
+                path, "LPIPS v0.1 AlexNet calibration (the lpips package's weights/v0.1/alex.pth)",
+                LPIPS_WEIGHTS_FILE, LPIPS_WEIGHTS_URL, "lpips_weights_path",
+            ))
         state = torch.load(path, map_location="cpu", weights_only=True)
         self._load_matching(path, "lin", state, "the lpips AlexNet calibration")
 

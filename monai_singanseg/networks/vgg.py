@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from monai_singanseg.networks.weight_files import hub_checkpoint_path, missing_weights_message
+
 __all__ = ["VGG19Features", "VGG19_LAYER_NAMES", "VGG19_WEIGHTS_FILE", "default_vgg19_weights_path"]
 
 VGG19_WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"
@@ -35,17 +37,8 @@ VGG19_LAYER_NAMES = _layer_names()
 
 
 def default_vgg19_weights_path() -> Path:
-    """Where torchvision caches the VGG19 ImageNet weights: ``$TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth``.
-
-    Returns:
-        The path, read from :func:`torch.hub.get_dir` at call time so that ``TORCH_HOME`` changes are honoured.
-
-    Example::
-
-        >>> default_vgg19_weights_path().name
-        'vgg19-dcbb9e9d.pth'
-    """
-    return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_WEIGHTS_FILE
+    """Where torchvision caches the VGG19 ImageNet weights: ``$TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth``."""
+    return hub_checkpoint_path(VGG19_WEIGHTS_FILE)
 
 
 class VGG19Features(nn.Module):
@@ -133,12 +126,10 @@ class VGG19Features(nn.Module):
         """
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(
-                f"VGG19 ImageNet weights not found at '{path}'. Download torchvision's '{VGG19_WEIGHTS_FILE}' from "
-                f"{VGG19_WEIGHTS_URL} and put it at '{default_vgg19_weights_path()}' (the torch hub cache, "
-                "$TORCH_HOME/hub/checkpoints) or pass its location as weights_path; pretrained=False gives random "
-                "weights, and the 'fourier' and 'histogram' style methods need no weights."
-            )
+            raise FileNotFoundError(missing_weights_message(
+                path, "VGG19 ImageNet weights", VGG19_WEIGHTS_FILE, VGG19_WEIGHTS_URL, "weights_path",
+                "the 'fourier' and 'histogram' style methods need no weights; ",
+            ))
         state = torch.load(path, map_location="cpu", weights_only=True)
         features = {key: value for key, value in state.items() if key.startswith("features.")}
         if not features:
