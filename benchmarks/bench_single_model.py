@@ -108,9 +108,14 @@ def _reference_reconstruction(reference: dict[str, Any], gs: list, zs: list, amp
 
 
 def train_reference(
-    reference: dict[str, Any], image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings, last_scale: int | None
+    reference: dict[str, Any], image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings, last_scale: int | None,
+    keep_run: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
-    """The reference's ``training.train`` loop, scale by scale, timed like ours (see ``ScaleClock``)."""
+    """The reference's ``training.train`` loop, scale by scale, timed like ours (see ``ScaleClock``).
+
+    ``keep_run``: a folder that receives the trained run as the reference's ``training.train`` saves it
+    (``Gs.pth``, ``Zs.pth``, ``NoiseAmp.pth``, ``reals.pth``), for ``convert_reference_run``; saved after timing.
+    """
     functions, training = reference["functions"], reference["training"]
     device = torch.device(settings.device)
     rgba = np.concatenate([image, mask], axis=0).transpose(1, 2, 0)
@@ -146,6 +151,10 @@ def train_reference(
             seconds.append(now - mark)
             mark = now
         complete = len(gs) == len(reals)
+        if keep_run is not None:
+            Path(keep_run).mkdir(parents=True, exist_ok=True)
+            for name, value in (("Gs", gs), ("Zs", zs), ("NoiseAmp", amps), ("reals", reals)):
+                torch.save(value, Path(keep_run) / f"{name}.pth")
         return {"seconds": seconds, "shapes": [tuple(r.shape[2:]) for r in reals], "peak_mib": peak_memory_mib(device),
                 "reconstruction_mse": _reference_reconstruction(reference, gs, zs, amps, reals, opt) if complete else None}
 

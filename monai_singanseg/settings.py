@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from typing import Any
 
-__all__ = ["SinGANSegSettings"]
+from monai_singanseg.utils.pyramid import iterations_per_scale
+
+__all__ = ["RECIPES", "Recipe", "SinGANSegSettings"]
+
+
+class Recipe(StrEnum):
+    """Named training recipes: ``faithful`` reproduces the reference; ``fast`` trades work for the same quality."""
+
+    FAITHFUL = "faithful"
+    FAST = "fast"
+
+
+# Each recipe is a set of setting values over the defaults; benchmarks/bench_quality.py is the evidence for "fast"
+# (BENCHMARKS.md, "Quality per compute").
+RECIPES: dict[str, dict[str, Any]] = {
+    Recipe.FAITHFUL: {},
+    Recipe.FAST: {"iterations": 400, "critic_steps": 2},
+}
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -19,7 +37,10 @@ class SinGANSegSettings:
     Deviations from the reference are settings with a reason, never silent:
     ``generator_steps=1`` is SinGAN-Seg's effective behaviour without its two wasted passes (set 3 for the original
     SinGAN's three real updates); ``lr_decay_fraction`` expresses the reference's fixed milestone 1600 of 2000 as a
-    fraction so shorter runs decay too.
+    fraction so shorter runs decay too; ``reference_batchnorm_statistics`` reproduces, in one pass, the BatchNorm
+    running statistics that the reference's three identical reconstruction passes (and its last sample-saving pass)
+    leave behind: frozen scales sample with those statistics, so they set the reconstruction error and the noise
+    amplitudes of the finer scales.
     """
 
     min_size: int = _setting(25, "smallest side of the coarsest scale, in pixels")
@@ -29,7 +50,9 @@ class SinGANSegSettings:
     kernel_size: int = _setting(3, "convolution kernel size")
     base_features: int = _setting(32, "convolution width at scales 0-3, doubled every 4 scales")
     max_features: int = _setting(128, "upper bound of the convolution width")
-    iterations: int = _setting(2000, "training iterations per scale")
+    iterations: int = _setting(2000, "training iterations per scale (of the coarsest scale with finest_iterations)")
+    finest_iterations: int = _setting(
+        0, "iterations of the finest scale, geometric from the coarsest's in between; 0: iterations at every scale")
     lr_generator: float = _setting(5e-4, "Adam learning rate of the generators")
     lr_critic: float = _setting(5e-4, "Adam learning rate of the critics")
     beta1: float = _setting(0.5, "Adam beta1 (beta2 is 0.999)")
@@ -41,6 +64,9 @@ class SinGANSegSettings:
     reconstruction_weight: float = _setting(10.0, "weight of the reconstruction MSE (the reference's alpha)")
     noise_amplitude_factor: float = _setting(0.1, "noise amplitude = factor x RMSE of the coarser reconstruction")
     warm_start: bool = _setting(True, "start each scale from the previous scale's weights when widths match")
+    reference_batchnorm_statistics: bool = _setting(
+        True, "advance the generators' BatchNorm running statistics as the reference does: three passes over the "
+        "reconstruction per generator update and one more after a scale's last update (off: one pass per update)")
     label_encoding: str = _setting("auto", "label channels: auto, binary, onehot or spread")
     seed: int = _setting(0, "seed of every random draw (weights, noise, penalty mixing)")
     device: str = _setting("cpu", "torch device to train on, e.g. cpu, cuda, cuda:1")
@@ -53,6 +79,7 @@ class SinGANSegSettings:
             "num_layers": self.num_layers >= 3,
             "kernel_size": self.kernel_size >= 1 and self.kernel_size % 2 == 1,
             "iterations": self.iterations >= 1,
+            "finest_iterations": 0 <= self.finest_iterations <= self.iterations,
             "critic_steps": self.critic_steps >= 1,
             "generator_steps": self.generator_steps >= 1,
             "lr_decay_fraction": 0 <= self.lr_decay_fraction <= 1,
@@ -65,6 +92,26 @@ class SinGANSegSettings:
     @property
     def lr_decay_iteration(self) -> int:
         return round(self.lr_decay_fraction * self.iterations)
+
+    def iterations_per_scale(self, num_scales: int) -> tuple[int, ...]:
+        """Training iterations of every scale, coarsest first (see :func:`utils.pyramid.iterations_per_scale`)."""
+        return iterations_per_scale(self.iterations, self.finest_iterations, num_scales)
+
+    @classmethod
+    def from_recipe(cls, recipe: Recipe | str = Recipe.FAITHFUL, **overrides: Any) -> SinGANSegSettings:
+        """The settings of a named recipe, with ``overrides`` on top.
+
+        Raises:
+            ValueError: an unknown recipe or setting.
+
+        Example::
+
+            >>> SinGANSegSettings.from_recipe("fast", device="cuda").iterations
+            400
+        """
+        if recipe not in RECIPES:
+            raise ValueError(f"unknown recipe {recipe!r}; known recipes are {[str(r) for r in Recipe]}.")
+        return cls.from_dict({**RECIPES[Recipe(recipe)], **overrides})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import MISSING, fields
 from typing import Any
 
-from monai_singanseg.settings import SinGANSegSettings
+from monai_singanseg.settings import RECIPES, Recipe, SinGANSegSettings
 
 __all__ = ["add_settings_arguments", "settings_from_arguments"]
 
@@ -18,6 +18,9 @@ def _flag(name: str) -> str:
 def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--iterations``, ``--max-size``, ... to ``parser``; defaults are the reference's."""
     group = parser.add_argument_group("training settings (defaults reproduce the reference)")
+    group.add_argument("--recipe", choices=[str(r) for r in Recipe], default=None,
+                       help="a named set of the settings below: faithful (the reference, default) or fast (about 10x "
+                       "less work for the same sample quality, see BENCHMARKS.md); flags given still override it")
     for field in fields(SinGANSegSettings):
         default = field.default if field.default is not MISSING else None
         help_text = f"{field.metadata.get('help', '')} (default: {default})"
@@ -30,8 +33,11 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_arguments(args: argparse.Namespace, **overrides: Any) -> SinGANSegSettings:
-    """Settings from parsed flags; flags not given keep ``overrides`` or the defaults."""
+    """Settings from parsed flags; flags not given keep the ``--recipe``'s values, ``overrides`` or the defaults."""
     values = dict(overrides)
+    recipe = getattr(args, "recipe", None)
+    if recipe is not None:
+        values.update(RECIPES[Recipe(recipe)])
     for field in fields(SinGANSegSettings):
         given = getattr(args, field.name, None)
         if given is not None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from monai_singanseg.losses.adversarial import critic_wasserstein_loss, generator_wasserstein_loss, per_model_mean
 from monai_singanseg.losses.gradient_penalty import gradient_penalty
@@ -13,7 +15,28 @@ from monai_singanseg.networks.discriminator import SinGANDiscriminator
 from monai_singanseg.networks.generator import SinGANGenerator
 from monai_singanseg.settings import SinGANSegSettings
 
-__all__ = ["ScaleResult", "ScaleTrainer", "draw_noise", "noise_amplitude"]
+__all__ = ["ScaleResult", "ScaleTrainer", "draw_noise", "noise_amplitude", "repeated_batchnorm_statistics"]
+
+# The reference's generator loop runs three passes over the reconstruction for its one update (REFERENCE.md).
+REFERENCE_RECONSTRUCTION_PASSES = 3
+
+
+@contextlib.contextmanager
+def repeated_batchnorm_statistics(module: nn.Module, passes: int) -> Iterator[None]:
+    """One forward pass inside updates BatchNorm running statistics as ``passes`` identical passes would.
+
+    ``passes`` updates ``r <- (1 - m) r + m b`` with the same batch statistics ``b`` equal one update with momentum
+    ``1 - (1 - m) ** passes``; the outputs and gradients of a training-mode pass do not depend on the momentum.
+    """
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.momentum is not None]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.momentum = 1 - (1 - m.momentum) ** passes
+    try:
+        yield
+    finally:
+        for m, momentum in zip(norms, saved):
+            m.momentum = momentum
 
 
 def noise_amplitude(
@@ -71,6 +94,11 @@ class ScaleTrainer:
        generator reuses the last critic step's fake, as the reference; more steps redraw the fake each time.
     4. the learning-rate schedules advance (x ``lr_decay`` once, at ``lr_decay_iteration``).
 
+    With ``reference_batchnorm_statistics`` the reconstruction pass of step 3 advances the generator's BatchNorm
+    running statistics as the reference's three identical passes do, and after the scale's last update one more
+    pass over the reconstruction advances them through the updated weights, as the reference's sample-saving pass at
+    its last iteration does. Only these statistics change: frozen scales sample with them.
+
     ``M = len(randoms)`` models train at once when ``generator`` and ``critic`` are grouped (``num_models=M``) and
     stacks hold ``M * C`` channels: every loss is taken per model and summed, every random draw comes from the
     model's own generator in the single-model order, and Adam is elementwise, so each model follows exactly the
@@ -86,6 +114,8 @@ class ScaleTrainer:
         sample_coarser: draws a random output of the frozen coarser scales, upsampled to this scale
             (``None`` at the coarsest scale).
         coarser_reconstruction: the coarser scales' reconstruction upsampled to this scale (``None`` at the coarsest).
+        iterations: the iterations this scale trains for (default ``settings.iterations``): the learning rate
+            decays at ``settings.lr_decay_fraction`` of them.
     """
 
     def __init__(
@@ -98,8 +128,10 @@ class ScaleTrainer:
         randoms: Sequence[torch.Generator],
         sample_coarser: Callable[[], torch.Tensor] | None = None,
         coarser_reconstruction: torch.Tensor | None = None,
+        iterations: int | None = None,
     ) -> None:
         self.scale, self.real, self.settings, self.randoms = scale, real, settings, list(randoms)
+        self.iterations = settings.iterations if iterations is None else iterations
         self.num_models = len(self.randoms)
         self.channels = real.shape[1] // self.num_models
         self.generator, self.critic = generator.train(), critic.train()
@@ -108,7 +140,7 @@ class ScaleTrainer:
         betas = (settings.beta1, 0.999)
         self.optimizer_g = torch.optim.Adam(generator.parameters(), lr=settings.lr_generator, betas=betas)
         self.optimizer_d = torch.optim.Adam(critic.parameters(), lr=settings.lr_critic, betas=betas)
-        milestones = [settings.lr_decay_iteration]
+        milestones = [round(settings.lr_decay_fraction * self.iterations)]
         self.scheduler_g = torch.optim.lr_scheduler.MultiStepLR(self.optimizer_g, milestones, settings.lr_decay)
         self.scheduler_d = torch.optim.lr_scheduler.MultiStepLR(self.optimizer_d, milestones, settings.lr_decay)
         # Work that is constant within a scale, done once: the coarser reconstruction and the noise amplitude.
@@ -117,6 +149,7 @@ class ScaleTrainer:
         self._amplitude_map = amplitude.repeat_interleave(self.channels).view(1, -1, *([1] * len(self.shape)))
         self.coarser_reconstruction = torch.zeros_like(real) if coarser_reconstruction is None else coarser_reconstruction
         self.reconstruction_noise = self._noise() if scale == 0 else torch.zeros_like(real)
+        self.iteration = 0  # iterations done at this scale
 
     def _noise(self) -> torch.Tensor:
         return draw_noise(self.randoms, self.channels, self.shape, self.scale == 0, self.real.device)
@@ -124,9 +157,14 @@ class ScaleTrainer:
     def _coarser_sample(self) -> torch.Tensor:
         return torch.zeros_like(self.real) if self.sample_coarser is None else self.sample_coarser()
 
-    def _reconstruction_loss(self) -> torch.Tensor:
+    def _reconstruction(self, passes: int = 1) -> torch.Tensor:
         rec_input = self._amplitude_map * self.reconstruction_noise + self.coarser_reconstruction
-        rec = self.generator(rec_input, self.coarser_reconstruction)
+        with repeated_batchnorm_statistics(self.generator, passes):
+            return self.generator(rec_input, self.coarser_reconstruction)
+
+    def _reconstruction_loss(self) -> torch.Tensor:
+        passes = REFERENCE_RECONSTRUCTION_PASSES if self.settings.reference_batchnorm_statistics else 1
+        rec = self._reconstruction(passes)
         squared_error = (rec - self.real) ** 2
         return self.settings.reconstruction_weight * per_model_mean(squared_error, self.num_models).sum()
 
@@ -161,6 +199,10 @@ class ScaleTrainer:
             self.optimizer_g.step()
         self.critic.requires_grad_(True)
 
+        self.iteration += 1
+        if self.settings.reference_batchnorm_statistics and self.iteration == self.iterations:
+            with torch.no_grad():
+                self._reconstruction()
         self.scheduler_d.step()
         self.scheduler_g.step()
         return {

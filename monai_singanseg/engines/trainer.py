@@ -92,6 +92,7 @@ class SinGANSegTrainer:
         self.spatial_dims = layouts[0].spatial_dims
         self.device = torch.device(settings.device)
         self.spec = specs[0]
+        self.iterations_per_scale = settings.iterations_per_scale(self.spec.num_scales)
         self.fingerprints = [fingerprint(s) for s in stacks]
         # Training runs in torch's default dtype (float32 unless a caller sets float64, e.g. to compare paths exactly).
         dtype = torch.get_default_dtype()
@@ -170,11 +171,16 @@ class SinGANSegTrainer:
             scale, self.reals[scale], generator, critic, self.settings, self.randoms,
             sample_coarser=None if first else self.sample_coarser,
             coarser_reconstruction=None if first else self.coarser_reconstruction(),
+            iterations=self.iterations_per_scale[scale],
         )
 
     def _iteration(self, engine: Engine, batch: Any) -> dict[str, torch.Tensor]:
         assert self.scale_trainer is not None
-        return self.scale_trainer.step()
+        losses = self.scale_trainer.step()
+        # The engine's epochs are as long as the longest scale; a scale with fewer iterations ends its epoch early.
+        if self.scale_trainer.iteration == self.scale_trainer.iterations < self.settings.iterations:
+            engine.terminate_epoch()
+        return losses
 
     def _finish_scale(self) -> None:
         assert self.scale_trainer is not None

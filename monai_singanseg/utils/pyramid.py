@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["PyramidSpec", "compute_pyramid", "features_at_scale", "upsampled_shape"]
+__all__ = ["PyramidSpec", "compute_pyramid", "features_at_scale", "iterations_per_scale", "upsampled_shape"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,24 @@ def features_at_scale(scale: int, base_features: int = 32, max_features: int = 1
     if scale < 0:
         raise ValueError(f"scale must be >= 0, got {scale}.")
     return min(base_features * 2 ** (scale // 4), max_features)
+
+
+def iterations_per_scale(iterations: int, finest_iterations: int, num_scales: int) -> tuple[int, ...]:
+    """Training iterations of every scale, coarsest first: ``iterations`` at the coarsest, ``finest_iterations`` at
+    the finest, geometric in between; ``finest_iterations=0`` gives ``iterations`` everywhere (the reference).
+
+    Example::
+
+        >>> iterations_per_scale(2000, 200, 3)
+        (2000, 632, 200)
+    """
+    if iterations < 1 or finest_iterations < 0 or num_scales < 1:
+        raise ValueError(f"need iterations >= 1, finest_iterations >= 0 and num_scales >= 1, got {iterations}, "
+                         f"{finest_iterations}, {num_scales}.")
+    if finest_iterations == 0 or num_scales == 1:
+        return (iterations,) * num_scales
+    ratio = finest_iterations / iterations
+    return tuple(max(1, round(iterations * ratio ** (k / (num_scales - 1)))) for k in range(num_scales))
 
 
 def upsampled_shape(shape: Sequence[int], scale_factor: float) -> tuple[int, ...]:
