@@ -44,7 +44,7 @@ from monai_singanseg.cli.settings_args import add_settings_arguments, settings_f
 from monai_singanseg.engines.trainer import SinGANSegTrainer  # noqa: E402
 from monai_singanseg.settings import SinGANSegSettings  # noqa: E402
 from monai_singanseg.utils.layout import ChannelLayout  # noqa: E402
-from monai_singanseg.utils.pyramid import compute_pyramid  # noqa: E402
+from monai_singanseg.utils.pyramid import compute_pyramid, iterations_per_scale  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -183,26 +183,32 @@ def _format(value: float | None, digits: int = 4) -> str:
 
 
 def report(ours: dict[str, Any], ref: dict[str, Any] | None, scales: list[int], settings: SinGANSegSettings,
-           full_iterations: int) -> None:
+           full_iterations: int, full_finest_iterations: int = 0) -> None:
     k = settings.iterations
+    # Iterations each scale trained for (fewer at the finer scales when settings.finest_iterations is set).
+    trained = settings.iterations_per_scale(len(ours["shapes"]))
     rows = []
     for scale in scales:
-        ours_it = ours["seconds"][scale] / k
-        ref_it = ref["seconds"][scale] / k if ref else None
+        ours_it = ours["seconds"][scale] / trained[scale]
+        ref_it = ref["seconds"][scale] / k if ref else None  # the reference trains k iterations at every scale
         shape = "x".join(map(str, ours["shapes"][scale]))
         rows.append([scale, shape, _format(ours_it), _format(ref_it), f"{ref_it / ours_it:.1f}x" if ref else "n/a"])
     ours_total = sum(ours["seconds"][s] for s in scales)
     ref_total = sum(ref["seconds"][s] for s in scales) if ref else None
-    rows.append(["mean", "", _format(ours_total / k / len(scales)), _format(ref_total / k / len(scales) if ref else None),
+    done = sum(trained[s] for s in scales)
+    rows.append(["mean", "", _format(ours_total / done), _format(ref_total / k / len(scales) if ref else None),
                  f"{ref_total / ours_total:.1f}x" if ref else "n/a"])
     print(f"\nSeconds per iteration ({k} iterations per scale, per-scale set-up included):")
     print(markdown_table(["scale", "shape", "ours s/it", "reference s/it", "speed-up"], rows))
     if len(scales) == len(ours["shapes"]):
-        scale_up = full_iterations / k
-        ours_model = ours_total * scale_up
-        line = f"\nEstimated time per model at {full_iterations} iterations per scale: ours {ours_model:.0f} s"
+        schedule = iterations_per_scale(full_iterations, full_finest_iterations, len(scales))
+        ours_model = sum(ours["seconds"][s] / trained[s] * n for s, n in zip(scales, schedule))
+        what = (f"{full_iterations} iterations per scale" if len(set(schedule)) == 1
+                else f"iterations {' / '.join(map(str, schedule))} per scale")
+        line = f"\nEstimated time per model at {what}: ours {ours_model:.0f} s"
         if ref:
-            line += f", reference {ref_total * scale_up:.0f} s ({ref_total / ours_total:.1f}x)"
+            ref_model = sum(ref["seconds"][s] / k * n for s, n in zip(scales, schedule))
+            line += f", reference {ref_model:.0f} s ({ref_model / ours_model:.1f}x)"
         print(line)
     print(f"Finest-scale reconstruction MSE (comparable at full iteration counts only): ours "
           f"{_format(ours['reconstruction_mse'], 5)}, reference {_format(ref and ref['reconstruction_mse'], 5)}")
@@ -261,6 +267,8 @@ def main() -> int:
     parser.add_argument("--scales", type=int, nargs="+", help="report only these scales (training stops after the "
                         "last one; the scales below it still train --iterations iterations)")
     parser.add_argument("--full-iterations", type=int, default=2000, help="iterations per scale to estimate a model")
+    parser.add_argument("--full-finest-iterations", type=int, default=0, help="the estimate's finest-scale "
+                        "iterations, geometric from --full-iterations at the coarsest (0: --full-iterations everywhere)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     parser.add_argument("--count-flops", action="store_true", help="also count both sides' matmul and convolution "
                         "work (untimed runs of 2 iterations per scale) and print the speed-up that work allows")
@@ -291,7 +299,7 @@ def main() -> int:
     ref = train_reference(reference, image, mask, settings, last_scale) if reference else None
     if ref and ref["shapes"] != ours["shapes"]:
         print(f"warning: pyramid shapes differ: ours {ours['shapes']}, reference {ref['shapes']}")
-    report(ours, ref, scales, settings, args.full_iterations)
+    report(ours, ref, scales, settings, args.full_iterations, args.full_finest_iterations)
     if args.count_flops:
         report_work(image, mask, settings, reference, last_scale, ours, ref)
     return 0

@@ -151,3 +151,34 @@ def test_reference_statistics_change_running_statistics_only(phantom_pair, itera
     means = [(a.running_mean, b.running_mean) for a, b in zip(on.generator.modules(), off.generator.modules())
              if isinstance(a, nn.BatchNorm2d)]
     assert means and all(not torch.allclose(a, b) for a, b in means)
+
+
+@pytest.mark.parametrize("bundle", ["endoscopy_polyp_singanseg", "brats_mri_slices_singanseg"])
+def test_bundle_fast_recipe_file_sets_exactly_the_recipe(bundle):
+    import json
+    from pathlib import Path
+
+    from monai.bundle import ConfigParser
+
+    configs = Path(__file__).resolve().parents[1] / "bundles" / bundle / "configs"
+    overrides = json.loads((configs / "recipe_fast.json").read_text())
+    assert overrides == {f"singanseg#{key}": value for key, value in RECIPES[Recipe.FAST].items()}
+    parser = ConfigParser()
+    parser.read_config([str(configs / "common.json"), str(configs / "recipe_fast.json")])
+    listed = {k: v for k, v in parser.config["singanseg"].items() if k not in ("_target_", "seed", "device")}
+    expected = SinGANSegSettings.from_recipe("fast", **{k: v for k, v in listed.items() if k not in RECIPES["fast"]})
+    assert all(getattr(expected, key) == value for key, value in listed.items())
+
+
+def test_fast_recipe_trains_a_multichannel_3d_pyramid():
+    from monai_singanseg.engines import train_singanseg
+
+    image = torch.rand(2, 16, 16, 16)
+    label = torch.randint(0, 3, (1, 16, 16, 16))
+    settings = SinGANSegSettings.from_recipe("fast", min_size=12, max_size=16, iterations=3, finest_iterations=1,
+                                             base_features=4, max_features=4, label_encoding="onehot")
+    model = train_singanseg(image, label, settings)
+    assert model.is_complete and model.in_channels == 2 + 3
+    sampled_image, sampled_label = model.decode(model.sample(2, generator=torch.Generator().manual_seed(0)))
+    assert sampled_image.shape == (2, 2, 16, 16, 16)
+    assert set(sampled_label.unique().tolist()) <= {0, 1, 2}
