@@ -12,17 +12,24 @@ __all__ = ["RECIPES", "Recipe", "SinGANSegSettings"]
 
 
 class Recipe(StrEnum):
-    """Named training recipes: ``faithful`` reproduces the reference; ``fast`` trades work for the same quality."""
+    """Named training recipes.
+
+    ``faithful`` reproduces the reference. ``fast`` does about a tenth of its work (400 iterations per scale, one
+    critic step per iteration): at 64 px on endotect_dev images its samples vary more and lie further from the
+    training image than the faithful recipe's (patch SWD about 1.3-1.9x, reconstruction error 3-4x), so it is a
+    cheaper, lower-fidelity choice, not yet a drop-in for the faithful recipe (BENCHMARKS.md, "Quality per compute").
+    """
 
     FAITHFUL = "faithful"
     FAST = "fast"
 
 
-# Each recipe is a set of setting values over the defaults; benchmarks/bench_quality.py is the evidence for "fast"
-# (BENCHMARKS.md, "Quality per compute").
+# Each recipe is a set of setting values over the defaults; benchmarks/bench_quality.py measures them side by side.
 RECIPES: dict[str, dict[str, Any]] = {
     Recipe.FAITHFUL: {},
-    Recipe.FAST: {"iterations": 400, "critic_steps": 2},
+    # Of the candidates at about 10x less work, one critic step with more iterations kept the most quality per
+    # GFLOP (BENCHMARKS.md): fewer iterations at the fine scales only, or three critic steps, did worse.
+    Recipe.FAST: {"iterations": 400, "critic_steps": 1},
 }
 
 
