@@ -12,24 +12,29 @@ __all__ = ["RECIPES", "Recipe", "SinGANSegSettings"]
 
 
 class Recipe(StrEnum):
-    """Named training recipes.
+    """Named training recipes, measured side by side by ``benchmarks/bench_quality.py`` (BENCHMARKS.md, "Quality per
+    compute").
 
-    ``faithful`` reproduces the reference. ``fast`` does about a tenth of its work (400 iterations per scale, one
-    critic step per iteration): at 64 px on endotect_dev images its samples vary more and lie further from the
-    training image than the faithful recipe's (patch SWD about 1.3-1.9x, reconstruction error 3-4x), so it is a
-    cheaper, lower-fidelity choice, not yet a drop-in for the faithful recipe (BENCHMARKS.md, "Quality per compute").
+    ``faithful`` reproduces the reference. ``fast`` takes one critic step per iteration instead of three: about half
+    the work, with samples that stayed within the faithful recipe's seed-to-seed spread on every figure at 64 px.
+    ``draft`` also trains 400 iterations per scale instead of 2000: about a tenth of the work, but its samples vary
+    more and lie further from the training image (patch SWD about 1.3-1.9x the faithful recipe's, reconstruction
+    error 2-4x), a cheaper first look, not a substitute for the faithful recipe.
     """
 
     FAITHFUL = "faithful"
     FAST = "fast"
+    DRAFT = "draft"
 
 
-# Each recipe is a set of setting values over the defaults; benchmarks/bench_quality.py measures them side by side.
+# Each recipe is a set of setting values over the defaults.
 RECIPES: dict[str, dict[str, Any]] = {
     Recipe.FAITHFUL: {},
-    # Of the candidates at about 10x less work, one critic step with more iterations kept the most quality per
-    # GFLOP (BENCHMARKS.md): fewer iterations at the fine scales only, or three critic steps, did worse.
-    Recipe.FAST: {"iterations": 400, "critic_steps": 1},
+    # Three critic steps cost 2.1x the work of one and bought no measurable quality (BENCHMARKS.md).
+    Recipe.FAST: {"critic_steps": 1},
+    # Of the candidates at about 10x less work, one critic step with 400 iterations kept the most quality per GFLOP;
+    # fewer iterations at the fine scales only, or more critic steps with fewer iterations, did worse.
+    Recipe.DRAFT: {"iterations": 400, "critic_steps": 1},
 }
 
 
@@ -113,8 +118,8 @@ class SinGANSegSettings:
 
         Example::
 
-            >>> SinGANSegSettings.from_recipe("fast", device="cuda").iterations
-            400
+            >>> SinGANSegSettings.from_recipe("fast", device="cuda").critic_steps
+            1
         """
         if recipe not in RECIPES:
             raise ValueError(f"unknown recipe {recipe!r}; known recipes are {[str(r) for r in Recipe]}.")

@@ -42,7 +42,7 @@ def test_fast_recipe_sets_its_values_and_flags_override_them():
 
 
 def test_unknown_recipe_is_refused_with_the_known_ones():
-    with pytest.raises(ValueError, match="unknown recipe 'quick'.*faithful.*fast"):
+    with pytest.raises(ValueError, match="unknown recipe 'quick'.*faithful.*fast.*draft"):
         SinGANSegSettings.from_recipe("quick")
     with pytest.raises(SystemExit):
         _parse("--recipe", "quick")
@@ -153,22 +153,23 @@ def test_reference_statistics_change_running_statistics_only(phantom_pair, itera
     assert means and all(not torch.allclose(a, b) for a, b in means)
 
 
+@pytest.mark.parametrize("recipe", [Recipe.FAST, Recipe.DRAFT])
 @pytest.mark.parametrize("bundle", ["endoscopy_polyp_singanseg", "brats_mri_slices_singanseg"])
-def test_bundle_fast_recipe_file_sets_exactly_the_recipe(bundle):
+def test_bundle_recipe_file_sets_exactly_the_recipe(bundle, recipe):
     import json
     from pathlib import Path
 
     from monai.bundle import ConfigParser
 
     configs = Path(__file__).resolve().parents[1] / "bundles" / bundle / "configs"
-    overrides = json.loads((configs / "recipe_fast.json").read_text())
-    assert overrides == {f"singanseg#{key}": value for key, value in RECIPES[Recipe.FAST].items()}
+    overrides = json.loads((configs / f"recipe_{recipe}.json").read_text())
+    assert overrides == {f"singanseg#{key}": value for key, value in RECIPES[recipe].items()}
     parser = ConfigParser()
-    parser.read_config([str(configs / "common.json"), str(configs / "recipe_fast.json")])
+    parser.read_config([str(configs / "common.json"), str(configs / f"recipe_{recipe}.json")])
     settings = parser.get_parsed_content("singanseg")
-    assert all(getattr(settings, key) == value for key, value in RECIPES[Recipe.FAST].items())
+    assert all(getattr(settings, key) == value for key, value in RECIPES[recipe].items())
     listed = parser.config["singanseg"]
-    unchanged = [f.name for f in dataclasses.fields(SinGANSegSettings) if f.name not in RECIPES[Recipe.FAST]]
+    unchanged = [f.name for f in dataclasses.fields(SinGANSegSettings) if f.name not in RECIPES[recipe]]
     assert all(getattr(settings, key) == listed[key] for key in unchanged if not str(listed[key]).startswith(("@", "$")))
 
 
