@@ -16,7 +16,8 @@ class Recipe(StrEnum):
     compute").
 
     ``faithful`` reproduces the reference. ``fast`` takes one critic step per iteration instead of three: about half
-    the work, with samples that stayed within the faithful recipe's seed-to-seed spread on every figure at 64 px.
+    the work; at 64 px its samples stayed within the faithful recipe's seed-to-seed spread in patch SWD,
+    reconstruction error, mask validity and memorisation, and were slightly more varied.
     ``draft`` also trains 400 iterations per scale instead of 2000: about a tenth of the work, but its samples vary
     more and lie further from the training image (patch SWD about 1.3-1.9x the faithful recipe's, reconstruction
     error 2-4x), a cheaper first look, not a substitute for the faithful recipe.
@@ -30,7 +31,7 @@ class Recipe(StrEnum):
 # Each recipe is a set of setting values over the defaults.
 RECIPES: dict[str, dict[str, Any]] = {
     Recipe.FAITHFUL: {},
-    # Three critic steps cost 2.1x the work of one and bought no measurable quality (BENCHMARKS.md).
+    # Three critic steps cost 2.1x the work of one and bought no measurable patch quality (BENCHMARKS.md).
     Recipe.FAST: {"critic_steps": 1},
     # Of the candidates at about 10x less work, one critic step with 400 iterations kept the most quality per GFLOP;
     # fewer iterations at the fine scales only, or more critic steps with fewer iterations, did worse.
