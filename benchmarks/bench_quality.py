@@ -89,6 +89,8 @@ def parse_candidate(text: str, base: SinGANSegSettings) -> tuple[str, SinGANSegS
         if key == "recipe":
             values.update(RECIPES[raw])
             continue
+        if not hasattr(base, key):
+            raise ValueError(f"candidate {name!r}: {key!r} is not a setting; settings are {sorted(base.to_dict())}.")
         current = getattr(base, key)
         values[key] = (raw.lower() in ("1", "true", "yes")) if isinstance(current, bool) else type(current)(raw)
     return name, replace(base, **values)

@@ -104,7 +104,11 @@ class SinGANSegSettings:
 
     @property
     def lr_decay_iteration(self) -> int:
-        return round(self.lr_decay_fraction * self.iterations)
+        return self.lr_decay_iteration_of(self.iterations)
+
+    def lr_decay_iteration_of(self, iterations: int) -> int:
+        """After how many of a scale's ``iterations`` the learning rate decays."""
+        return round(self.lr_decay_fraction * iterations)
 
     def iterations_per_scale(self, num_scales: int) -> tuple[int, ...]:
         """Training iterations of every scale, coarsest first (see :func:`utils.pyramid.iterations_per_scale`)."""

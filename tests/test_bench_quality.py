@@ -64,6 +64,8 @@ def test_candidates_parse_as_recipes_or_field_values():
     assert (name, settings.iterations, settings.warm_start, settings.max_size) == ("short", 10, False, 64)
     with pytest.raises(ValueError, match="not a recipe"):
         bench_quality.parse_candidate("quick", base)
+    with pytest.raises(ValueError, match="'iters' is not a setting"):
+        bench_quality.parse_candidate("short=iters:10", base)
 
 
 def test_benchmark_trains_scores_and_reuses_models(tmp_path):

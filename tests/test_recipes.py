@@ -62,6 +62,12 @@ def test_iterations_per_scale_is_geometric_from_coarsest_to_finest(iterations, f
     assert iterations_per_scale(iterations, finest, num_scales) == expected
 
 
+@pytest.mark.parametrize("arguments", [(0, 0, 3), (100, -1, 3), (100, 10, 0)])
+def test_iterations_per_scale_refuses_values_out_of_range(arguments):
+    with pytest.raises(ValueError, match="need iterations >= 1"):
+        iterations_per_scale(*arguments)
+
+
 def test_finest_iterations_above_iterations_is_refused():
     with pytest.raises(ValueError, match="finest_iterations=30"):
         SinGANSegSettings(iterations=20, finest_iterations=30)

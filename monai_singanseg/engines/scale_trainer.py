@@ -92,7 +92,8 @@ class ScaleTrainer:
        ``-D(real) + D(fake) + gradient penalty``;
     3. ``generator_steps`` generator updates on ``-D(fake) + alpha * MSE(G(z_opt), real)``. With one step the
        generator reuses the last critic step's fake, as the reference; more steps redraw the fake each time.
-    4. the learning-rate schedules advance (x ``lr_decay`` once, at ``lr_decay_iteration``).
+    4. the learning-rate schedules advance (x ``lr_decay`` once, after ``lr_decay_fraction`` of this scale's
+       iterations).
 
     With ``reference_batchnorm_statistics`` the reconstruction pass of step 3 advances the generator's BatchNorm
     running statistics as the reference's three identical passes do, and after the scale's last update one more
@@ -140,7 +141,7 @@ class ScaleTrainer:
         betas = (settings.beta1, 0.999)
         self.optimizer_g = torch.optim.Adam(generator.parameters(), lr=settings.lr_generator, betas=betas)
         self.optimizer_d = torch.optim.Adam(critic.parameters(), lr=settings.lr_critic, betas=betas)
-        milestones = [round(settings.lr_decay_fraction * self.iterations)]
+        milestones = [settings.lr_decay_iteration_of(self.iterations)]
         self.scheduler_g = torch.optim.lr_scheduler.MultiStepLR(self.optimizer_g, milestones, settings.lr_decay)
         self.scheduler_d = torch.optim.lr_scheduler.MultiStepLR(self.optimizer_d, milestones, settings.lr_decay)
         # Work that is constant within a scale, done once: the coarser reconstruction and the noise amplitude.
