@@ -34,7 +34,7 @@ from monai_singanseg.data.checkpoint import read_checkpoint
 from monai_singanseg.data.fleet import (
     CheckpointStatus, FleetItem, checkpoint_status, image_seed, list_training_items, plan_fleet, pyramid_key,
 )
-from monai_singanseg.data.io import load_training_pair
+from monai_singanseg.data.io import AUTO_THRESHOLD, load_training_pair
 from monai_singanseg.engines.train import train_singanseg
 from monai_singanseg.engines.trainer import fingerprint
 from monai_singanseg.settings import SinGANSegSettings
@@ -83,8 +83,8 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _load(item: FleetItem, label_threshold: float | None) -> _Loaded:
-    image, label, info = load_training_pair(item.image, item.label, label_threshold)
+def _load(item: FleetItem, label_threshold: float | str | None, label_values: Sequence[float] | None) -> _Loaded:
+    image, label, info = load_training_pair(item.image, item.label, label_threshold, label_values=label_values)
     info["image_id"] = item.image_id
     return image, label, info
 
@@ -143,10 +143,10 @@ def _train_together(
 
 
 def _train_batch(
-    batch: Sequence[FleetItem], bank: Path, settings: SinGANSegSettings, label_threshold: float | None, progress: bool,
+    batch: Sequence[FleetItem], bank: Path, settings: SinGANSegSettings, label_threshold: float | str | None, progress: bool,
     label_values: Sequence[float] | None = None,
 ) -> list[dict[str, Any]]:
-    loaded = [_load(item, label_threshold) for item in batch]
+    loaded = [_load(item, label_threshold, label_values) for item in batch]
     if len(batch) == 1:
         return [_train_alone(batch[0], loaded[0], bank, settings, progress, label_values)]
     # The plan grouped by header sizes; channel counts (a grey image among RGB ones, a multi-class mask) are known
@@ -171,7 +171,7 @@ def train_many(
     bank: str | os.PathLike,
     settings: SinGANSegSettings | None = None,
     models_per_batch: int = 1,
-    label_threshold: float | None = None,
+    label_threshold: float | str | None = AUTO_THRESHOLD,
     rank: int = 0,
     world_size: int = 1,
     progress: bool = False,
@@ -189,7 +189,9 @@ def train_many(
         settings: training settings (``settings.device`` is used as given).
         models_per_batch: most models trained at once on the device (1: one by one, resumable after every scale;
             more: the batched trainer, each model saved when its batch completes).
-        label_threshold: binarise the masks at this value (JPEG masks: 127).
+        label_threshold: binarise the masks above this value (JPEG masks: 127); ``"auto"`` binarises two-level
+            masks with in-between values and keeps other labels; ``None`` keeps every label as it is (see
+            :func:`~monai_singanseg.data.load_training_pair`).
         label_values: the valid label values of every image (e.g. 0 1 2 4), so that images whose maps hold different
             subsets share one channel layout (and can train together); inferred per image when omitted.
         rank: this process's rank.
@@ -248,7 +250,7 @@ def launch(
     bank: str | os.PathLike,
     settings: SinGANSegSettings | None = None,
     models_per_batch: int = 1,
-    label_threshold: float | None = None,
+    label_threshold: float | str | None = AUTO_THRESHOLD,
     progress: bool = True,
     *,
     label_values: Sequence[float] | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from monai_singanseg.cli.label_args import add_label_arguments
 from monai_singanseg.cli.settings_args import add_settings_arguments, settings_from_arguments
 from monai_singanseg.data.io import image_id_of, load_training_pair
 from monai_singanseg.engines.train import train_singanseg
@@ -22,9 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "an RGBA PNG carries its mask in alpha (then omit --label)")
     parser.add_argument("--label", help="label file (mask or label map) with the image's spatial shape")
     parser.add_argument("--out", required=True, help="checkpoint file to write, e.g. polyp.pt")
-    parser.add_argument("--label-threshold", type=float, help="binarise the label at this value (JPEG masks: 127)")
-    parser.add_argument("--label-values", type=float, nargs="+", help="the valid label values, e.g. 0 1 2 4 "
-                        "(default: the values found in the label)")
+    add_label_arguments(parser)
     parser.add_argument("--tensorboard", help="write the losses for TensorBoard into this folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_settings_arguments(parser)
@@ -33,7 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_arguments(args)
-    image, label, info = load_training_pair(args.image, args.label, args.label_threshold)
+    image, label, info = load_training_pair(args.image, args.label, args.label_threshold,
+                                           label_values=args.label_values)
     info["image_id"] = image_id_of(args.image)
     train_singanseg(
         image, label, settings, label_values=args.label_values, checkpoint=args.out, metadata=info,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from monai_singanseg.cli.label_args import add_label_arguments
 from monai_singanseg.cli.settings_args import add_settings_arguments, settings_from_arguments
 
 __all__ = ["DESCRIPTION", "add_arguments", "add_parser", "run"]
@@ -24,9 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models-per-batch", type=int, default=1, metavar="M",
                         help="train up to M models with the same pyramid shapes at once (default: 1, one by one, "
                         "checkpointed after every scale; larger M saves each batch when it completes)")
-    parser.add_argument("--label-threshold", type=float, help="binarise the masks at this value (JPEG masks: 127)")
-    parser.add_argument("--label-values", type=float, nargs="+", help="the valid label values of every image, e.g. "
-                        "0 1 2 4 (default: the values found in each label)")
+    add_label_arguments(parser, "every mask")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_settings_arguments(parser)
 

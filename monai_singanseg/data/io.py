@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from enum import StrEnum
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,14 @@ from monai.data import MetaTensor
 from monai.data.image_reader import PILReader
 from monai.transforms import LoadImage
 
-__all__ = ["FileFormat", "file_format_of", "image_id_of", "load_image", "load_training_pair"]
+from monai_singanseg.data.label_threshold import near_binary_threshold
+
+__all__ = ["AUTO_THRESHOLD", "FileFormat", "file_format_of", "image_id_of", "load_image", "load_training_pair"]
 
 _PIL_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+AUTO_THRESHOLD = "auto"
+
+logger = logging.getLogger(__name__)
 
 
 class FileFormat(StrEnum):
@@ -68,7 +75,9 @@ def _binarise(label: torch.Tensor, threshold: float) -> torch.Tensor:
 def load_training_pair(
     image: str | os.PathLike,
     label: str | os.PathLike | None = None,
-    label_threshold: float | None = None,
+    label_threshold: float | str | None = AUTO_THRESHOLD,
+    *,
+    label_values: Sequence[float] | None = None,
 ) -> tuple[MetaTensor, MetaTensor, dict[str, Any]]:
     """Load a training image and its label map.
 
@@ -79,11 +88,18 @@ def load_training_pair(
     Args:
         image: image file (or DICOM folder).
         label: label file; omit for an RGBA PNG with the mask in alpha.
-        label_threshold: binarise the label to {0, 1} at this value (JPEG masks have artefacts: use 127).
+        label_threshold: binarise the label to {0, 1} above this value (JPEG masks have artefacts: use 127).
+            ``"auto"`` (the default) binarises, with a logged notice, masks that are two-level in intent but
+            carry in-between values (JPEG artefacts, antialiased alpha; see
+            :func:`~monai_singanseg.data.label_threshold.near_binary_threshold`) and keeps every other label as
+            it is. ``None`` keeps the label's values as they are.
+        label_values: the valid label values, when the caller names them; then ``"auto"`` keeps the label as it is
+            (named values are never thresholded away).
 
     Returns:
         ``(image, label, info)``: channel-first image and 1-channel label with their metadata, and plain
-        provenance data (``source``, ``label_source``, ``file_format``, ``affine``).
+        provenance data (``source``, ``label_source``, ``file_format``, ``affine``, ``label_threshold``: the
+        threshold applied or ``None``).
 
     Raises:
         FileNotFoundError: a file does not exist.
@@ -108,11 +124,26 @@ def load_training_pair(
             f"image {image} has spatial shape {tuple(image_t.shape[1:])} but label {label or image} has "
             f"{tuple(label_t.shape[1:])}; they must match."
         )
+    label_name = label or image
+    if label_threshold == AUTO_THRESHOLD and label_values is not None:
+        label_threshold = None
+    elif label_threshold == AUTO_THRESHOLD:
+        label_threshold = near_binary_threshold(label_t.as_tensor())
+        if label_threshold is not None:
+            logger.warning(
+                "label %s has %d values between %g and %g but is a two-level mask (JPEG artefacts or antialiased "
+                "edges): binarised to {0, 1} above %g. Pass --label-threshold (label_threshold=) to choose the "
+                "value, or --label-values (label_threshold=None) to keep the values as classes.",
+                label_name, len(torch.unique(label_t.as_tensor())), float(label_t.min()), float(label_t.max()),
+                label_threshold,
+            )
+    elif label_threshold is not None and not isinstance(label_threshold, (int, float)):
+        raise TypeError(f"label_threshold must be a number, 'auto' or None, not {label_threshold!r}.")
     if label_threshold is not None:
         binarised = _binarise(label_t.as_tensor(), label_threshold)
         if not binarised.any() and label_t.as_tensor().any():
             raise ValueError(
-                f"label {label or image} has values up to {float(label_t.max()):g}, none above label_threshold="
+                f"label {label_name} has values up to {float(label_t.max()):g}, none above label_threshold="
                 f"{label_threshold:g}: it would become empty. Lower the threshold (a {{0, 1}} mask needs 0.5)."
             )
         label_t = MetaTensor(binarised, meta=label_t.meta)
@@ -122,5 +153,6 @@ def load_training_pair(
         "label_source": str(label) if label is not None else str(image),
         "file_format": str(file_format_of(image)),
         "affine": affine,
+        "label_threshold": None if label_threshold is None else float(label_threshold),
     }
     return image_t, label_t, info

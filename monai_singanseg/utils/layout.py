@@ -14,7 +14,13 @@ import torch
 __all__ = ["ChannelLayout", "LabelEncoding", "MAX_LABEL_VALUES"]
 
 # More distinct values than this is an intensity image or a lossy (JPEG) mask, not a label map.
-MAX_LABEL_VALUES = 32
+# More distinct values than this is a soft mask or an intensity image, not a label map, unless the user names them.
+MAX_LABEL_VALUES = 16
+
+
+def _preview(values: list[float], count: int = 6) -> str:
+    shown = ", ".join(f"{v:g}" for v in values[:count])
+    return shown + (", ..." if len(values) > count else "")
 
 
 class LabelEncoding(StrEnum):
@@ -117,8 +123,9 @@ class ChannelLayout:
         if label_values is None:
             if len(present) > MAX_LABEL_VALUES:
                 raise ValueError(
-                    f"label has {len(present)} distinct values; a label map needs at most {MAX_LABEL_VALUES}. "
-                    "Is it a JPEG mask? Binarise it first (label_threshold, --label-threshold)."
+                    f"label has {len(present)} distinct values ({_preview(present)}); a label map read without "
+                    f"label_values has at most {MAX_LABEL_VALUES}. Binarise a mask (--label-threshold, "
+                    "label_threshold=) or name the valid values (--label-values, label_values=)."
                 )
             values = sorted(set(present) | {0})
             if len(values) == 1:
