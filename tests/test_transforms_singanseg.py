@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -24,6 +26,8 @@ from monai_singanseg.transforms.singanseg import (
     SinGANSeg,
 )
 from monai_singanseg.utils.layout import ChannelLayout
+
+from conftest import shared_data
 
 # Ten iterations: enough for samples that depend on the noise (one leaves them nearly constant).
 TINY = SinGANSegSettings(min_size=24, max_size=32, iterations=10, base_features=8, max_features=8)
@@ -213,3 +217,39 @@ def test_cache_dataset_caches_up_to_the_random_transform(bank, folder):
     first, second = dataset[0], dataset[0]
     assert SINGANSEG_META_KEY not in dataset._cache[0]["image"].meta
     assert first["image"].shape == (3, 32, 28) and not torch.equal(first["image"], second["image"])
+
+
+def test_colour_mask_is_accepted_and_returned_in_its_colour_channels(bank):
+    image, label = pair()
+    colour = MetaTensor(label.as_tensor().repeat(3, 1, 1), meta=dict(label.meta))
+    out = RandSinGANSegd(bank=bank, prob=1.0).set_random_state(0)({"image": image, "label": colour})
+    assert out["label"].shape == (3, 28, 32) and out["label"].dtype == torch.uint8
+    assert torch.equal(out["label"][0], out["label"][1]) and torch.equal(out["label"][0], out["label"][2])
+    assert set(out["label"].unique().tolist()) <= {0, 255} and out["label"].max() == 255
+    different = colour.clone()
+    different[1, 0, 0] = 255
+    with pytest.raises(ValueError, match="3 different channels"):
+        RandSinGANSegd(bank=bank, prob=1.0)({"image": image, "label": different})
+
+
+def test_readme_pipeline_runs_on_kvasir_seg_rgb_jpeg_masks(tmp_path):
+    from monai.transforms import AsDiscreted
+
+    from monai_singanseg.train_many import train_many
+
+    kvasir = shared_data("polyp", "kvasir_seg")
+    name = sorted((kvasir / "images").glob("*.jpg"))[0].stem
+    datalist = [{"image": str(kvasir / "images" / f"{name}.jpg"), "label": str(kvasir / "masks" / f"{name}.jpg")}]
+    (tmp_path / "datalist.json").write_text(json.dumps({"training": datalist}))
+    # As the README: masks read without a threshold are binarised (JPEG artefacts), the pipeline thresholds too.
+    train_many(tmp_path / "datalist.json", tmp_path / "bank", dataclasses.replace(TINY, iterations=2))
+    keys = ("image", "label")
+    transforms = Compose([
+        LoadImaged(keys=keys), EnsureChannelFirstd(keys=keys), ScaleIntensityd(keys="image"),
+        AsDiscreted(keys="label", threshold=127),
+        RandSinGANSegd(keys=keys, bank=SinGANSegBank(tmp_path / "bank"), prob=1.0, start_scale=(0, 1)),
+    ])
+    for item in Dataset(datalist * 2, transforms):
+        assert item["label"].shape[0] == 3 and set(item["label"].unique().tolist()) <= {0.0, 1.0}
+        assert item["image"].shape[1:] == item["label"].shape[1:]
+        assert item["image"].meta[SINGANSEG_META_KEY]["replaced"]

@@ -58,16 +58,20 @@ def check_input_pair(
     """Check that a channel-first ``image`` and ``label`` can be replaced by pairs of a pyramid with ``layout``.
 
     Raises:
-        ValueError: wrong number of dimensions or channels, label shape unlike the image's, or label values the
-            pyramid never saw (mapped through ``label_values`` when given).
+        ValueError: wrong number of dimensions or channels, label shape unlike the image's, label channels that
+            differ, or label values the pyramid never saw (mapped through ``label_values`` when given).
     """
     image_t, label_t = _plain(image), _plain(label)
     expected = layout.spatial_dims + 1
     if image_t.ndim != expected or image_t.shape[0] != layout.image_channels:
         raise ValueError(f"image has shape {tuple(image_t.shape)}; the pyramid needs channel-first "
                          f"{layout.spatial_dims}D images with {layout.image_channels} channels.")
-    if label_t.ndim != expected or label_t.shape[0] != 1 or label_t.shape[1:] != image_t.shape[1:]:
-        raise ValueError(f"label has shape {tuple(label_t.shape)}; expected (1, *{tuple(image_t.shape[1:])}).")
+    if label_t.ndim != expected or label_t.shape[1:] != image_t.shape[1:]:
+        raise ValueError(f"label has shape {tuple(label_t.shape)}; expected (1, *{tuple(image_t.shape[1:])}) "
+                         "or a grey mask repeated in colour channels.")
+    if not all(torch.equal(label_t[0], label_t[c]) for c in range(1, label_t.shape[0])):
+        raise ValueError(f"label has {label_t.shape[0]} different channels; a label map has one (a colour mask "
+                         "must repeat one grey level in every channel, as Kvasir-SEG's RGB masks do).")
     allowed = torch.tensor(_output_label_values(layout, label_values), dtype=torch.float64)
     present = torch.unique(label_t).double().cpu()
     # A tolerance, because float32 labels such as 0.2 are not exactly their float64 counterparts.
@@ -190,7 +194,8 @@ class SinGANSeg(Transform):
                  ) -> tuple[torch.Tensor, torch.Tensor]:
         """Args:
             image: channel-first image to imitate, or None for the raw synthetic pair.
-            label: its label map ``(1, *spatial)``, given with ``image``.
+            label: its label map ``(1, *spatial)`` (or a grey mask repeated in colour channels), given with
+                ``image``.
 
         Returns:
             ``(image, label)`` tensors (MetaTensors when ``image``/``label`` are, or when MONAI tracks metadata).
@@ -212,6 +217,8 @@ class SinGANSeg(Transform):
             low, high = image_t.amin(dims, keepdim=True), image_t.amax(dims, keepdim=True)
             s_low, s_high = synthetic_image.amin(dims, keepdim=True), synthetic_image.amax(dims, keepdim=True)
             synthetic_image = (synthetic_image - s_low) / (s_high - s_low).clamp_min(1e-12) * (high - low) + low
+        # A colour mask (one grey level in every channel, like the CLI accepts) gets the same colour channels back.
+        synthetic_label = synthetic_label.expand(_plain(label).shape[0], *synthetic_label.shape[1:])
         out_image, out_label = _like(synthetic_image, image), _like(synthetic_label, label)
         for out in (out_image, out_label):
             record_replacement(out, True, self.model_id, self.start_scale, self.seed)
@@ -293,7 +300,7 @@ class RandSinGANSeg(RandomizableTransform):
                  randomize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Args:
             image: channel-first image.
-            label: its label map ``(1, *spatial)``.
+            label: its label map ``(1, *spatial)``, or a grey mask repeated in colour channels (returned so).
             image_id: id of the pyramid to draw from; None draws one.
             randomize: draw new parameters (False reuses those of the last :meth:`randomize`).
 
