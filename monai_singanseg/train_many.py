@@ -35,6 +35,7 @@ from monai_singanseg.data.fleet import (
     CheckpointStatus, FleetItem, checkpoint_status, image_seed, list_training_items, plan_fleet, pyramid_key,
 )
 from monai_singanseg.data.io import AUTO_THRESHOLD, load_training_pair
+from monai_singanseg.data.output_path import check_output_folder
 from monai_singanseg.engines.train import train_singanseg
 from monai_singanseg.engines.trainer import fingerprint
 from monai_singanseg.settings import SinGANSegSettings
@@ -204,7 +205,8 @@ def train_many(
 
     Raises:
         FileNotFoundError: ``data`` or a file it lists does not exist.
-        ValueError: unpaired or unreadable data, a checkpoint trained on another image or with other settings.
+        ValueError: unpaired or unreadable data, a checkpoint trained on another image or with other settings, a
+            ``bank`` that cannot be written, or ``models_per_batch``, ``rank``, ``world_size`` out of range.
 
     Example::
 
@@ -213,7 +215,12 @@ def train_many(
         True
     """
     settings = settings or SinGANSegSettings()
-    bank = Path(bank)
+    if isinstance(models_per_batch, bool) or not isinstance(models_per_batch, int) or models_per_batch < 1:
+        raise ValueError(f"models_per_batch must be an int >= 1 (--models-per-batch), got {models_per_batch!r}.")
+    if not (isinstance(world_size, int) and world_size >= 1 and isinstance(rank, int) and 0 <= rank < world_size):
+        raise ValueError(f"rank must be in [0, world_size) and world_size >= 1, got rank={rank}, "
+                         f"world_size={world_size}.")
+    bank = check_output_folder(bank, "bank")
     bank.mkdir(parents=True, exist_ok=True)
     plan = plan_fleet(list_training_items(data), bank, settings, models_per_batch, rank, world_size)
     summary: dict[str, Any] = {
@@ -301,9 +308,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m monai_singanseg.train_many``: the ``train-many`` command, for torchrun."""
     import argparse
 
+    from monai_singanseg.cli import DefaultsHelpFormatter
     from monai_singanseg.cli import train_many as command
 
-    parser = argparse.ArgumentParser(prog="python -m monai_singanseg.train_many", description=command.DESCRIPTION)
+    parser = argparse.ArgumentParser(prog="python -m monai_singanseg.train_many", description=command.DESCRIPTION,
+                                     formatter_class=DefaultsHelpFormatter)
     command.add_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

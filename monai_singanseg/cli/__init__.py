@@ -9,10 +9,21 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-__all__ = ["main"]
+__all__ = ["DefaultsHelpFormatter", "build_parser", "main"]
 
 # Subcommand modules, each with add_parser(subparsers) and run(args) -> int.
 _COMMANDS = ("train", "sample", "demo", "generate", "train_many", "style", "evaluate", "convert_reference")
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless the help says it already or there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        hidden = action.default in (None, False, argparse.SUPPRESS) or action.required or not action.option_strings
+        if hidden or "default" in help_text:
+            return help_text
+        return f"{help_text} (default: %(default)s)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.add_parser(subparsers)
+    for command in subparsers.choices.values():
+        command.formatter_class = DefaultsHelpFormatter
     return parser
 
 

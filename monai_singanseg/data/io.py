@@ -57,15 +57,33 @@ def load_image(path: str | os.PathLike, argument: str = "image") -> MetaTensor:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{argument} file {path} does not exist.")
-    reader = PILReader(reverse_indexing=False) if str(path).lower().endswith(_PIL_SUFFIXES) else None
+    photo = str(path).lower().endswith(_PIL_SUFFIXES)
+    if path.is_dir() and (photo or not any(_is_dicom(f) for f in path.iterdir())):
+        raise ValueError(f"{argument} {path} is a folder without DICOM files; expected an image file (PNG, JPEG, "
+                         "NIfTI, DICOM) or a folder holding one DICOM series.")
+    if path.is_file() and path.stat().st_size == 0:
+        raise ValueError(f"{argument} file {path} is empty (0 bytes).")
+    reader = PILReader(reverse_indexing=False) if photo else None
     try:
         loaded = LoadImage(reader=reader, image_only=True, ensure_channel_first=True, dtype=None)(str(path))
     except Exception as err:  # readers raise many types; the user needs the file name and the cause
-        raise ValueError(f"cannot read {argument} file {path}: {err}") from None
+        # MONAI appends every reader's traceback to its message; the first line says what failed.
+        cause = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        kind = f"a {path.suffix.lstrip('.').upper()} image" if photo else "an image MONAI can read"
+        raise ValueError(f"cannot read {argument} file {path}: it is not {kind} ({cause})") from None
     if loaded.ndim == 4 and loaded.shape[-1] == 1:
         # A single-slice volume (one DICOM image, a 2D NIfTI) is a 2D image.
         loaded = loaded[..., 0]
     return loaded
+
+
+def _is_dicom(path: Path) -> bool:
+    """A DICOM file by its preamble: 128 bytes, then ``DICM``."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(132)[128:] == b"DICM"
+    except OSError:  # a sub-folder, or unreadable
+        return False
 
 
 def _binarise(label: torch.Tensor, threshold: float) -> torch.Tensor:

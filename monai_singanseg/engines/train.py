@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from typing import Any
 import torch
 from ignite.engine import Events
 
+from monai_singanseg.data.output_path import check_output_file, check_output_folder
 from monai_singanseg.engines.trainer import SinGANSegTrainer
 from monai_singanseg.handlers.pyramid_checkpoint import PyramidCheckpoint
 from monai_singanseg.networks.singanseg import SinGANSeg
@@ -56,7 +58,8 @@ def train_singanseg(
         The trained pyramid.
 
     Raises:
-        ValueError: invalid image, label or settings (see :meth:`ChannelLayout.from_data`).
+        ValueError: invalid image, label or settings (see :meth:`ChannelLayout.from_data`), a ``checkpoint`` or
+            ``tensorboard_dir`` that cannot be written, or ``tensorboard_dir`` without the tensorboard package.
 
     Example::
 
@@ -64,6 +67,14 @@ def train_singanseg(
         >>> model = train_singanseg(image, label, SinGANSegSettings(), checkpoint="polyp.pt", progress=True)
     """
     settings = settings or SinGANSegSettings()
+    # Everything that could fail after hours of training is checked before the first iteration.
+    if checkpoint is not None:
+        check_output_file(checkpoint, "checkpoint")
+    if tensorboard_dir is not None:
+        check_output_folder(tensorboard_dir, "tensorboard_dir")
+        if not any(importlib.util.find_spec(name) for name in ("tensorboard", "tensorboardX")):
+            raise ValueError(f"tensorboard_dir={tensorboard_dir} needs the tensorboard package: "
+                             "pip install tensorboard (or leave out --tensorboard).")
     layout = ChannelLayout.from_data(image, label, settings.label_encoding, label_values, intensity_range)
     trainer = SinGANSegTrainer(layout.encode(image, label), layout, settings)
     engine = trainer.engine
