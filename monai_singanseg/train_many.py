@@ -221,8 +221,9 @@ def train_many(
         raise ValueError(f"rank must be in [0, world_size) and world_size >= 1, got rank={rank}, "
                          f"world_size={world_size}.")
     bank = check_output_folder(bank, "bank")
+    items = list_training_items(data)  # before the bank is made: a wrong --data leaves no empty folder behind
     bank.mkdir(parents=True, exist_ok=True)
-    plan = plan_fleet(list_training_items(data), bank, settings, models_per_batch, rank, world_size)
+    plan = plan_fleet(items, bank, settings, models_per_batch, rank, world_size)
     summary: dict[str, Any] = {
         "rank": rank, "world_size": world_size, "data": str(data), "bank": str(bank), "device": settings.device,
         "models_per_batch": models_per_batch, "settings": settings.to_dict(), "started": _now(), "finished": None,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from monai_singanseg.data.output_path import check_output_folder
 from monai_singanseg.data.phantom import endoscopy_phantom
 from monai_singanseg.data.sample_writer import sample_to_folder
 from monai_singanseg.data.writers import to_uint8_rgb, write_png
@@ -32,14 +33,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    image, mask = endoscopy_phantom(64, 80, seed=args.seed)
-    write_png(to_uint8_rgb(image), out / "phantom_image.png")
-    write_png(mask[0], out / "phantom_label.png")
+    out = check_output_folder(args.out, "--out")
     # Reference settings except the sizes and iterations, shrunk so the demo fits a laptop CPU: 4 scales of
     # 26x32 to 45x56, all 32 wide (a fifth scale would double the width and cost most of the time).
     settings = SinGANSegSettings(min_size=25, max_size=56, iterations=args.iterations, seed=args.seed,
                                  device=args.device)
+    if args.num_samples < 1:
+        raise ValueError(f"--num-samples must be >= 1, got {args.num_samples}.")
+    image, mask = endoscopy_phantom(64, 80, seed=args.seed)
+    write_png(to_uint8_rgb(image), out / "phantom_image.png")
+    write_png(mask[0], out / "phantom_label.png")
     metadata = {"source": str(out / "phantom_image.png"), "image_id": "phantom", "file_format": "png"}
     model_path = out / "phantom_pyramid.pt"
     model = train_singanseg(image, mask, settings, checkpoint=model_path, metadata=metadata, progress=True)
