@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     metadata = {"source": str(out / "phantom_image.png"), "image_id": "phantom", "file_format": "png"}
     model_path = out / "phantom_pyramid.pt"
     model = train_singanseg(image, mask, settings, checkpoint=model_path, metadata=metadata, progress=True)
-    sample_to_folder(model_path, out / "samples", num_samples=args.num_samples, seed=args.seed)
+    # The demo owns its folder: a rerun with other flags replaces its earlier samples.
+    sample_to_folder(model_path, out / "samples", num_samples=args.num_samples, seed=args.seed, overwrite=True)
     shapes = " -> ".join("x".join(map(str, s)) for s in model.scale_shapes)
     print(f"pyramid of {model.num_scales} scales ({shapes}) written to {model_path}")
     print(f"{args.num_samples} synthetic pairs and grid.png written to {out / 'samples'}")

@@ -166,6 +166,15 @@ class SinGANSegBank:
         self._check(image_id)
         return ChannelLayout.from_dict(self._configs[image_id]["layout"])
 
+    def num_scales_of(self, image_id: str) -> int:
+        """How many scales ``image_id``'s full pyramid has, read from its header (nothing is loaded).
+
+        Raises:
+            MissingPyramidError: ``image_id`` is not in the bank (a ``KeyError``).
+        """
+        self._check(image_id)
+        return len(self._configs[image_id]["scale_shapes"])
+
     def require_compatible_layouts(self) -> ChannelLayout:
         """Check that every pyramid yields the same kind of pair, so any of them can stand in for any image.
 

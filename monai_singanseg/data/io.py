@@ -116,8 +116,8 @@ def load_training_pair(
 
     Returns:
         ``(image, label, info)``: channel-first image and 1-channel label with their metadata, and plain
-        provenance data (``source``, ``label_source``, ``file_format``, ``affine``, ``label_threshold``: the
-        threshold applied or ``None``).
+        provenance data (``source``, ``label_source``, ``file_format``, ``affine``, ``spatial_shape``,
+        ``label_threshold``: the threshold applied or ``None``).
 
     Raises:
         FileNotFoundError: a file does not exist.
@@ -171,6 +171,8 @@ def load_training_pair(
         "label_source": str(label) if label is not None else str(image),
         "file_format": str(file_format_of(image)),
         "affine": affine,
+        # The grid the affine belongs to: samples at other shapes (a shrunk training image) rescale it.
+        "spatial_shape": [int(size) for size in image_t.shape[1:]],
         "label_threshold": None if label_threshold is None else float(label_threshold),
     }
     return image_t, label_t, info

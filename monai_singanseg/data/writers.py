@@ -1,19 +1,65 @@
-"""Write sampled image+label pairs in the training input's format."""
+"""Write sampled image+label pairs in the training input's format; every file is written whole or not at all."""
 
 from __future__ import annotations
 
+import gzip
+import io
+import json
 import os
+import re
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import nibabel as nib
 import numpy as np
 import torch
+from monai.transforms.utils import scale_affine
 from PIL import Image
 
 from monai_singanseg.data.io import FileFormat
 
-__all__ = ["to_uint8_rgb", "write_pair", "write_png"]
+__all__ = ["resized_affine", "temporary_target", "to_uint8_rgb", "write_bytes", "write_json", "write_nifti",
+           "write_pair", "write_png"]
+
+# nibabel's own default: NIfTI volumes compress well at level 1 and level 9 costs several times the time.
+_NIFTI_COMPRESSLEVEL = 1
+# The temporary files of write_bytes: ".<name>.<random>.tmp", as tempfile.mkstemp names them.
+_TEMPORARY_NAME = re.compile(r"\.(?P<name>.+)\.\w+\.tmp")
+
+
+def temporary_target(name: str) -> str | None:
+    """The file name a temporary file of :func:`write_bytes` was to become (``.grid.png.k2x9.tmp`` ->
+    ``grid.png``), or None for any other name; lets a folder's owner recognise what an interrupted run left."""
+    match = _TEMPORARY_NAME.fullmatch(name)
+    return match["name"] if match else None
+
+
+def write_bytes(data: bytes, path: str | os.PathLike) -> Path:
+    """Write ``data`` to a temporary file beside ``path``, then rename it: a killed process never leaves half a file.
+
+    The temporary file is ``.<name>.<random>.tmp`` in the same folder (a rename within one file system is atomic).
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(data: Any, path: str | os.PathLike, indent: int = 2) -> Path:
+    """Write plain data as JSON, atomically (see :func:`write_bytes`); a datalist is never left half-written."""
+    return write_bytes(json.dumps(data, indent=indent).encode(), path)
 
 
 def to_uint8_rgb(image: torch.Tensor | np.ndarray, intensity_min: float | None = None, intensity_max: float | None = None) -> np.ndarray:
@@ -33,13 +79,55 @@ def to_uint8_rgb(image: torch.Tensor | np.ndarray, intensity_min: float | None =
 
 
 def write_png(array: np.ndarray, path: str | os.PathLike) -> Path:
-    """Write an ``H x W`` or ``H x W x 3`` uint8 array as PNG (temporary file then rename)."""
+    """Write an ``H x W`` or ``H x W x 3`` uint8 array as PNG, atomically (see :func:`write_bytes`)."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return write_bytes(buffer.getvalue(), path)
+
+
+def write_nifti(array: np.ndarray, affine: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write ``array`` with its 4x4 ``affine`` as NIfTI (gzipped for ``*.gz`` names), atomically.
+
+    The gzip header carries no time stamp, so the same array gives the same bytes on every run.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(array).save(tmp, format="PNG")
-    os.replace(tmp, path)
-    return path
+    data = nib.Nifti1Image(array, np.asarray(affine, dtype=np.float64)).to_bytes()
+    if path.name.endswith(".gz"):
+        data = gzip.compress(data, compresslevel=_NIFTI_COMPRESSLEVEL, mtime=0)
+    return write_bytes(data, path)
+
+
+def resized_affine(affine: Any, source_shape: Sequence[int], shape: Sequence[int]) -> np.ndarray:
+    """The affine of a grid of ``shape`` voxels covering the same field of view as ``source_shape`` voxels did.
+
+    Voxel spacing grows by ``source_shape / shape`` along each voxel axis, orientation is kept, and the origin moves
+    so both grids share their outer corners, as ``torch.nn.functional.interpolate(align_corners=False)`` (how the
+    pyramid resizes) and MONAI's ``Resize`` place them.
+
+    Args:
+        affine: the source grid's 4x4 voxel-to-world affine.
+        source_shape: the source grid's spatial shape (2 or 3 axes).
+        shape: the new grid's spatial shape, as many axes.
+
+    Returns:
+        The new grid's 4x4 affine.
+
+    Raises:
+        ValueError: ``affine`` is not 4x4, or the shapes have different or more than 3 axes.
+
+    Example::
+
+        >>> resized_affine(np.diag([1.0, 1.0, 1.0, 1.0]), (64, 64, 32), (32, 32, 32))[:3, :3].diagonal()
+        array([2., 2., 1.])
+    """
+    affine = np.asarray(affine, dtype=np.float64)
+    if affine.shape != (4, 4):
+        raise ValueError(f"affine must be 4x4, got shape {affine.shape}.")
+    source_shape, shape = [int(s) for s in source_shape], [int(s) for s in shape]
+    if len(source_shape) != len(shape) or not 1 <= len(shape) <= 3:
+        raise ValueError(f"source_shape {tuple(source_shape)} and shape {tuple(shape)} must have the same 1 to 3 axes.")
+    pad = [1] * (3 - len(shape))
+    return affine @ scale_affine(source_shape + pad, shape + pad)
 
 
 def write_pair(
@@ -50,11 +138,13 @@ def write_pair(
     file_format: FileFormat | str,
     affine: Any = None,
 ) -> tuple[Path, Path]:
-    """Write one decoded pair as ``<stem>_image`` and ``<stem>_label`` files.
+    """Write one decoded pair as ``<stem>_image`` and ``<stem>_label`` files, each atomically.
 
     PNG: RGB or grey 8-bit image (other dtypes stretched to 8 bits) and a grey label PNG of the label values
-    (which must fit in 0..255). NIfTI: channel-last image ``(*spatial, C)`` and label ``(*spatial)`` with
-    ``affine`` (identity by default).
+    (which must fit in 0..255). NIfTI: image and label share ``affine`` (identity by default) and their spatial
+    axes. A one-channel image is stored ``(*spatial)`` like its label; a multi-channel one ``(X, Y, Z, C)``, NIfTI's
+    spatial axes first and the channels after them, with a 2D pair given a one-voxel-thick third axis (image
+    ``(X, Y, 1, C)``, label ``(X, Y, 1)``) so no reader takes channels for slices.
 
     Args:
         image: channel-first image ``(C, *spatial)``.
@@ -62,13 +152,16 @@ def write_pair(
         out_dir: destination folder.
         stem: file name stem.
         file_format: ``png`` or ``nifti``.
-        affine: 4x4 affine for NIfTI.
+        affine: 4x4 affine of the pair's own grid, for NIfTI (see :func:`resized_affine` for samples drawn at
+            another size than the source).
 
     Returns:
         The image and label paths.
+
+    Raises:
+        ValueError: a PNG pair that is not 2D or whose labels do not fit in 0..255; an affine that is not 4x4.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     image_np = np.asarray(image.detach().cpu())
     label_np = np.asarray(label.detach().cpu())[0]
     if FileFormat(file_format) == FileFormat.PNG:
@@ -79,12 +172,15 @@ def write_pair(
         image_path = write_png(to_uint8_rgb(image_np), out_dir / f"{stem}_image.png")
         label_path = write_png(label_np.astype(np.uint8), out_dir / f"{stem}_label.png")
         return image_path, label_path
-    affine_np = np.eye(4) if affine is None else np.asarray(affine, dtype=float)
-    image_path, label_path = out_dir / f"{stem}_image.nii.gz", out_dir / f"{stem}_label.nii.gz"
-    channels_last = np.moveaxis(image_np, 0, -1)
-    if image_np.ndim == 3 and image_np.shape[0] > 1:
-        # NIfTI keeps channels in its 5th dimension: a 2D multi-channel slice is (H, W, 1, C), not a C-slice volume.
-        channels_last = channels_last[:, :, None, :]
-    nib.save(nib.Nifti1Image(channels_last, affine_np), str(image_path))
-    nib.save(nib.Nifti1Image(label_np, affine_np), str(label_path))
+    affine_np = np.eye(4) if affine is None else np.asarray(affine, dtype=np.float64)
+    if affine_np.shape != (4, 4):
+        raise ValueError(f"affine must be 4x4, got shape {affine_np.shape}.")
+    if image_np.shape[0] == 1:
+        image_out = image_np[0]
+    else:
+        spatial = image_np.shape[1:] + (1,) * (3 - (image_np.ndim - 1))
+        image_out = np.moveaxis(image_np, 0, -1).reshape(*spatial, image_np.shape[0])
+        label_np = label_np.reshape(spatial)
+    image_path = write_nifti(image_out, affine_np, out_dir / f"{stem}_image.nii.gz")
+    label_path = write_nifti(label_np, affine_np, out_dir / f"{stem}_label.nii.gz")
     return image_path, label_path

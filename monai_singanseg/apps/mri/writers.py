@@ -1,16 +1,16 @@
-"""Write 2D multi-channel slices as NIfTI, and datalists as JSON."""
+"""Write 2D multi-channel slices as NIfTI, and datalists as JSON, each file atomically."""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 import torch
+
+from monai_singanseg.data.writers import write_json, write_nifti
 
 __all__ = ["read_datalist", "write_datalist", "write_slice_nifti"]
 
@@ -51,24 +51,19 @@ def write_slice_nifti(
     if image_np.ndim != 3:
         raise ValueError(f"image must be (C, X, Y), got shape {image_np.shape}.")
     image_path = out_dir / f"{stem}_image.nii.gz"
-    nib.save(nib.Nifti1Image(np.moveaxis(image_np, 0, -1)[:, :, None, :], affine), str(image_path))
+    write_nifti(np.moveaxis(image_np, 0, -1)[:, :, None, :], affine, image_path)
     if label is None:
         return image_path, None
     label_np = _numpy(label).reshape(image_np.shape[1:])
     label_path = out_dir / f"{stem}_label.nii.gz"
-    nib.save(nib.Nifti1Image(np.rint(label_np).astype(label_dtype)[:, :, None], affine), str(label_path))
+    write_nifti(np.rint(label_np).astype(label_dtype)[:, :, None], affine, label_path)
     return image_path, label_path
 
 
 def write_datalist(data: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Write a MONAI datalist (``{"training": [...], ...}``) as JSON, atomically; paths inside are kept as given."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
-    return path
+    """Write a MONAI datalist (``{"training": [...], ...}``) as JSON, atomically (see
+    :func:`~monai_singanseg.data.writers.write_json`); paths inside are kept as given."""
+    return write_json(data, path, indent=1)
 
 
 def read_datalist(path: str | os.PathLike, data_list_key: str = "training") -> list[dict[str, Any]]:
