@@ -13,11 +13,9 @@ after their last finished scale; each rank records what it did in ``<bank>/fleet
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -36,6 +34,7 @@ from monai_singanseg.data.fleet import (
 )
 from monai_singanseg.data.io import AUTO_THRESHOLD, load_training_pair
 from monai_singanseg.data.output_path import check_output_folder
+from monai_singanseg.data.writers import write_json
 from monai_singanseg.engines.train import train_singanseg
 from monai_singanseg.engines.trainer import fingerprint
 from monai_singanseg.settings import SinGANSegSettings
@@ -70,14 +69,6 @@ def distributed_environment() -> tuple[int, int, int]:
 def summary_path(bank: str | os.PathLike, rank: int) -> Path:
     """Where rank ``rank`` writes its summary: ``<bank>/fleet.rank<rank>.json``."""
     return Path(bank) / f"fleet.rank{rank}.json"
-
-
-def _write_json(data: dict[str, Any], path: Path) -> None:
-    # Atomic like the checkpoints: a killed run leaves the previous summary, never half a file.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
 
 
 def _now() -> str:
@@ -233,7 +224,7 @@ def train_many(
     path = summary_path(bank, rank)
     for stale in bank.glob(f".{escape(path.name)}.*.tmp"):
         stale.unlink(missing_ok=True)
-    _write_json(summary, path)
+    write_json(summary, path, indent=1)
     logger.info("rank %d/%d: %d images, %d already trained, %d to train in %d batches", rank, world_size,
                 len(plan.shard), len(plan.complete), sum(map(len, plan.batches)), len(plan.batches))
     start = time.perf_counter()
@@ -243,13 +234,13 @@ def train_many(
             records = _train_batch(batch, bank, settings, label_threshold, progress, label_values)
             summary["trained"].extend(records)
             summary["seconds"] = round(time.perf_counter() - start, 3)
-            _write_json(summary, path)
+            write_json(summary, path, indent=1)
             bar.update(len(batch))
             for record in records:
                 logger.info("rank %d: trained %s (batch of %d, %.1f s)", rank, record["image_id"],
                             record["models_in_batch"], record["batch_seconds"])
     summary["finished"] = _now()
-    _write_json(summary, path)
+    write_json(summary, path, indent=1)
     return summary
 
 
@@ -300,7 +291,7 @@ def launch(
         missing = [item.image_id for item in list_training_items(data)
                    if checkpoint_status(Path(bank) / f"{item.image_id}.pt") != CheckpointStatus.COMPLETE]
         summary["bank_missing"] = missing
-        _write_json(summary, summary_path(bank, rank))
+        write_json(summary, summary_path(bank, rank), indent=1)
         logger.info("bank %s: %s", bank, f"{len(missing)} pyramids missing" if missing else "complete")
     return summary
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-import numpy as np
 
 from monai_singanseg.data.output_path import check_output_folder
 from monai_singanseg.data.phantom import endoscopy_phantom

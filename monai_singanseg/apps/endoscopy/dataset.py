@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageChops
 
+from monai_singanseg.data.writers import write_json
+
 __all__ = ["PolypDataError", "check_mask", "list_images", "pair_polyp_folder", "read_datalist", "write_datalist"]
 
 # What PIL reads: photographs and masks of the public polyp sets (JPEG, PNG) and a few more.
@@ -180,12 +182,7 @@ def write_datalist(entries: Sequence[dict[str, Any]], path: str | os.PathLike, k
     Returns:
         The path written.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps({key: list(entries)}, indent=1))
-    os.replace(tmp, path)
-    return path
+    return write_json({key: list(entries)}, path, indent=1)
 
 
 def read_datalist(path: str | os.PathLike, key: str = "training") -> list[dict[str, Any]]:
