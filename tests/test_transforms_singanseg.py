@@ -253,3 +253,15 @@ def test_readme_pipeline_runs_on_kvasir_seg_rgb_jpeg_masks(tmp_path):
         assert item["label"].shape[0] == 3 and set(item["label"].unique().tolist()) <= {0.0, 1.0}
         assert item["image"].shape[1:] == item["label"].shape[1:]
         assert item["image"].meta[SINGANSEG_META_KEY]["replaced"]
+
+
+def test_the_dictionary_wrapper_owns_prob_so_changing_it_later_takes_effect(bank):
+    image, label = pair()
+    transform = RandSinGANSegd(bank=bank, prob=0.0).set_random_state(0)
+    assert transform.rand_singanseg.prob == 1.0
+    transform.prob = 1.0
+    out = transform({"image": image, "label": label})
+    assert out["image"].meta[SINGANSEG_META_KEY]["replaced"] and not torch.equal(out["image"], image)
+    transform.prob = 0.0
+    kept = transform({"image": image, "label": label})
+    assert not kept["image"].meta[SINGANSEG_META_KEY]["replaced"] and torch.equal(kept["image"], image)

@@ -296,6 +296,16 @@ class RandSinGANSeg(RandomizableTransform):
         self._start_scale = int(self.R.randint(self.start_scale[0], self.start_scale[1] + 1))
         self._seed = int(self.R.randint(MAX_SEED))
 
+    def keep(self, image: NdarrayOrTensor, label: NdarrayOrTensor, image_id: str | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The input pair unreplaced, as tensors with the record ``replaced=False``, after the same checks as a
+        replacement (so a bad pipeline fails on the first sample, not at random)."""
+        check_input_pair(image, label, self.layout_for(image_id), self.label_values)
+        kept = tuple(convert_to_tensor(x, track_meta=get_track_meta()) for x in (image, label))
+        for out in kept:
+            record_replacement(out, False)
+        return kept
+
     def __call__(self, image: NdarrayOrTensor, label: NdarrayOrTensor, image_id: str | None = None,
                  randomize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Args:
@@ -312,10 +322,7 @@ class RandSinGANSeg(RandomizableTransform):
         if randomize:
             self.randomize(image_id)
         if not self._do_transform:
-            kept = tuple(convert_to_tensor(x, track_meta=get_track_meta()) for x in (image, label))
-            for out in kept:
-                record_replacement(out, False)
-            return kept
+            return self.keep(image, label, image_id)
         pyramid = self.bank[self._model_id]
         replace = SinGANSeg(pyramid, self._start_scale, self._seed, self.intensity, self.channel_wise,
                             self.reverse_indexing, self.label_values, self._model_id)

@@ -49,9 +49,9 @@ class RandSinGANSegd(RandomizableTransform, MapTransform):
     ``seed`` on every output (replaced or not, so that batches keep the record). Inputs are channel-first, as
     ``EnsureChannelFirstd`` leaves them; 2D images read by MONAI's default ``PILReader`` are ``(W, H)`` while
     pyramids are ``(H, W)``: ``reverse_indexing=None`` tells them apart by their aspect ratio (set it for squares).
-    All randomness (whether, which pyramid, start scale, noise seed) comes from the random state of the wrapped
-    array transform, which ``set_random_state`` seeds, so MONAI's DataLoader seeding and ``set_determinism`` make
-    runs reproducible. Pyramids load lazily in each worker (see :class:`~monai_singanseg.data.SinGANSegBank`).
+    As in MONAI's dictionary transforms, this wrapper owns ``prob`` and draws whether to replace; the wrapped array
+    transform (``prob=1.0``) draws which pyramid, the start scale and the noise seed. ``set_random_state`` seeds
+    both, so MONAI's DataLoader seeding and ``set_determinism`` make runs reproducible. Pyramids load lazily in each worker (see :class:`~monai_singanseg.data.SinGANSegBank`).
 
     Args:
         keys: the image key and the label key, in that order.
@@ -103,7 +103,7 @@ class RandSinGANSegd(RandomizableTransform, MapTransform):
             raise ValueError(f"keys must be the image key and the label key, got {self.keys}.")
         self.match, self.id_key = MatchMode(match), id_key
         bank = bank if isinstance(bank, SinGANSegBank) else SinGANSegBank(bank)
-        self.rand_singanseg = RandSinGANSeg(bank, prob, start_scale, intensity, channel_wise, reverse_indexing,
+        self.rand_singanseg = RandSinGANSeg(bank, 1.0, start_scale, intensity, channel_wise, reverse_indexing,
                                             label_values)
         if self.match == MatchMode.ANY:
             self.rand_singanseg.layout_for(None)  # a bank of mixed layouts fails here, not in a worker
@@ -118,9 +118,10 @@ class RandSinGANSegd(RandomizableTransform, MapTransform):
         return self
 
     def randomize(self, image_id: str | None = None) -> None:
-        """Draw whether to replace, and how, with the wrapped transform's random state."""
-        self.rand_singanseg.randomize(image_id)
-        self._do_transform = self.rand_singanseg._do_transform
+        """Draw whether to replace (this transform's ``prob``) and, if so, how (the wrapped transform)."""
+        super().randomize(None)
+        if self._do_transform:
+            self.rand_singanseg.randomize(image_id)
 
     def image_id(self, data: Mapping[Hashable, NdarrayOrTensor]) -> str:
         """The id of the image of ``data``: ``data[id_key]``, or the image's filename up to its first dot.
@@ -148,7 +149,10 @@ class RandSinGANSegd(RandomizableTransform, MapTransform):
         image_id = self.image_id(d) if self.match == MatchMode.IMAGE_ID else None
         self.randomize(image_id)
         image_key, label_key = self.keys
-        d[image_key], d[label_key] = self.rand_singanseg(d[image_key], d[label_key], image_id, randomize=False)
+        if self._do_transform:
+            d[image_key], d[label_key] = self.rand_singanseg(d[image_key], d[label_key], image_id, randomize=False)
+        else:
+            d[image_key], d[label_key] = self.rand_singanseg.keep(d[image_key], d[label_key], image_id)
         return d
 
 
