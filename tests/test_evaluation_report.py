@@ -86,6 +86,8 @@ def test_cli_writes_a_safe_report_for_new_images(tmp_path: Path, tiny_real: Path
     assert metrics["verdict"]["safe"] is True and metrics["memorisation"]["num_flagged"] == 0
     report = (out / "report.md").read_text()
     assert "| Safe to share? | yes |" in report and "0.95" in report and "looks safe to share" in report
+    assert "| - images |" in report and "| - masks |" in report and "p at least 0.025" in report
+    assert len(metrics["fidelity"]["patch_test"]["real_distances"]) == 4
 
 
 def test_cli_flags_planted_flipped_copy(tmp_path: Path, tiny_real: Path) -> None:
@@ -129,6 +131,8 @@ def test_several_synthetic_sets_get_one_report_each_and_a_ranking(tmp_path: Path
     assert rows["copied"]["max_ncc"] > rows["fresh"]["max_ncc"]
     per_set = json.loads((out / "fresh" / "metrics.json").read_text())
     assert rows["fresh"]["swd_x1e3_image"] == per_set["fidelity"]["swd_x1e3_mean"]["image"]
+    assert rows["fresh"]["image_test_p"] == per_set["fidelity"]["patch_test"]["p_value"]
+    assert rows["fresh"]["mask_test_p"] == per_set["fidelity"]["masks"]["ks_p_value"]
     table = (out / "comparison.md").read_text()
     assert "[fresh](fresh/report.md)" in table and "| [copied](copied/report.md) | 3 |" in table
 

@@ -52,6 +52,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=defaults.copy_ncc,
         help=f"correlation at which a synthetic image counts as a copy of a real one (default {defaults.copy_ncc})",
     )
+    parser.add_argument(
+        "--fidelity-alpha",
+        type=float,
+        default=defaults.fidelity_alpha,
+        help="largest chance that a set drawn like the real one is called unfaithful, split over the exact image "
+        f"and mask tests (default {defaults.fidelity_alpha})",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random patch choices (default 0)")
     parser.add_argument("--key", default="training", help="datalist key holding the entries (default training)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -92,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
     copy_threshold = getattr(args, "copy_threshold", ReportThresholds().copy_ncc)
     if not 0.0 < copy_threshold <= 1.0:
         raise ValueError(f"--copy-threshold must be in (0, 1], got {copy_threshold}.")
+    fidelity_alpha = getattr(args, "fidelity_alpha", ReportThresholds().fidelity_alpha)
+    if not 0.0 < fidelity_alpha < 1.0:
+        raise ValueError(f"--fidelity-alpha must be in (0, 1), got {fidelity_alpha}.")
     size = getattr(args, "size", 128)
     if size < 16:
         raise ValueError(f"--size must be at least 16 pixels (the SWD pyramid needs it), got {size}.")
@@ -101,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"{option} datalist '{path}' does not exist.")
     options = {
         "size": size,
-        "thresholds": ReportThresholds(copy_ncc=copy_threshold),
+        "thresholds": ReportThresholds(copy_ncc=copy_threshold, fidelity_alpha=fidelity_alpha),
         "seed": getattr(args, "seed", 0),
         "data_list_key": getattr(args, "key", "training"),
         "progress": not getattr(args, "no_progress", False),

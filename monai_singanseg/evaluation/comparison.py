@@ -48,7 +48,10 @@ def _row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
         "num_synthetic": metrics["settings"]["num_synthetic"],
         "swd_x1e3_image": fidelity["swd_x1e3_mean"]["image"],
         "swd_x1e3_label": fidelity["swd_x1e3_mean"]["label"],
+        "images_beyond_real_spread": None if fidelity["patch_test"] is None else fidelity["patch_test"]["num_beyond"],
+        "image_test_p": None if fidelity["patch_test"] is None else fidelity["patch_test"]["p_value"],
         "mask_ks_statistic": fidelity["masks"]["ks_statistic"],
+        "mask_test_p": fidelity["masks"]["ks_p_value"],
         "singan_diversity": metrics["diversity"]["singan_diversity"],
         **(metrics["perceptual"] or {}),
         "max_ncc": memorisation["max_ncc"],
@@ -64,7 +67,9 @@ def _cell(value: Any) -> str:
         return "n/a"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:.3g}" if 0 < abs(value) < 0.01 else f"{value:.3f}"  # small p-values keep their digits
+    return str(value)
 
 
 def _markdown(rows: list[dict[str, Any]], real_datalist: str, baseline: float | None, size: int) -> str:
@@ -75,7 +80,8 @@ def _markdown(rows: list[dict[str, Any]], real_datalist: str, baseline: float | 
         f"Every set against the real pairs of `{real_datalist}` at {size}x{size} pixels, with the same seed. "
         "Lower SWD is closer to the real patch statistics"
         + ("" if baseline is None else f" (two halves of the real set: {baseline:.1f})")
-        + "; higher diversity is more varied; max NCC near 1 means a near-copy of a real image. Each set's full "
+        + "; the image and mask test p-values (exact, see each report) below the report's level mean unfaithful; "
+        "higher diversity is more varied; max NCC near 1 means a near-copy of a real image. Each set's full "
         "report is in its folder.",
         "",
         "| " + " | ".join(columns) + " |",

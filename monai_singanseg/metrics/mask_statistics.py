@@ -2,7 +2,8 @@
 
 These are the mask plots of SinGAN-Seg (Thambawita et al., PLoS ONE 2022): the distribution of true-pixel
 percentages (Figures 3, 6 and 10, histograms with 5 % bins) and the pixel-wise mean and std of the masks generated
-from one real image (Figure 5), plus the number of connected components per mask.
+from one real image (Figure 5), plus the number of connected components per mask and an exact two-sample KS test
+of the fractions.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 from monai.utils import StrEnum
+from scipy import stats
 
 from monai_singanseg.metrics.paired_sets import PairedSetMetric
 
@@ -25,6 +27,7 @@ __all__ = [
     "fraction_histogram",
     "histogram_intersection",
     "ks_critical_value",
+    "ks_exact_p_value",
     "ks_statistic",
     "mean_and_std_masks",
 ]
@@ -215,7 +218,8 @@ def ks_critical_value(num_first: int, num_second: int, alpha: float = 0.05) -> f
     """Large-sample critical value of the two-sample KS statistic at level ``alpha``.
 
     ``c(alpha) * sqrt((n + m) / (n m))`` with ``c(alpha) = sqrt(-ln(alpha / 2) / 2)`` (1.358 at 5 %); a statistic
-    above it rejects "same distribution". With a handful of real masks it is large, i.e. the test is weak.
+    above it rejects "same distribution". It is an approximation for large samples; with a handful of real
+    masks use :func:`ks_exact_p_value`, which the evaluation report uses.
 
     Args:
         num_first: size of the first sample.
@@ -239,16 +243,49 @@ def ks_critical_value(num_first: int, num_second: int, alpha: float = 0.05) -> f
     return coefficient * math.sqrt((num_first + num_second) / (num_first * num_second))
 
 
+def ks_exact_p_value(first: torch.Tensor, second: torch.Tensor) -> float:
+    """Exact two-sided p-value of the two-sample Kolmogorov-Smirnov test (``scipy.stats.ks_2samp``).
+
+    Computed from the exact null distribution of the statistic, not the large-sample formula of
+    :func:`ks_critical_value`, so it holds for three or five real masks. With ties (several empty masks) the
+    test is conservative.
+
+    Args:
+        first: ``(N,)`` values.
+        second: ``(M,)`` values.
+
+    Returns:
+        Value in ``(0, 1]``.
+
+    Raises:
+        ValueError: if a sample is empty.
+
+    Example::
+
+        >>> round(ks_exact_p_value(torch.zeros(3), torch.ones(10)), 4)  # disjoint: 2 / C(13, 3)
+        0.007
+    """
+    if len(first) < 1 or len(second) < 1:
+        raise ValueError(f"both samples need a value, got sizes {len(first)} and {len(second)}.")
+    first_values, second_values = first.double().numpy(), second.double().numpy()
+    return float(stats.ks_2samp(first_values, second_values, method="exact").pvalue)
+
+
 @dataclass(frozen=True)
 class MaskSetComparison:
-    """Mask statistics of a real and a synthetic set, in plain numbers (fractions in ``[0, 1]``)."""
+    """Mask statistics of a real and a synthetic set, in plain numbers (fractions in ``[0, 1]``).
+
+    ``ks_p_value`` is the exact KS p-value of the foreground fractions; ``ks_smallest_p_value`` is the one that
+    disjoint fractions would get at these sample sizes, the lowest the test can reach.
+    """
 
     real_fraction_mean: float
     real_fraction_std: float
     synthetic_fraction_mean: float
     synthetic_fraction_std: float
     ks_statistic: float
-    ks_critical_value: float
+    ks_p_value: float
+    ks_smallest_p_value: float
     histogram_intersection: float
     real_components_mean: float
     synthetic_components_mean: float
@@ -256,7 +293,7 @@ class MaskSetComparison:
 
 
 def compare_mask_sets(
-    real: torch.Tensor, synthetic: torch.Tensor, bin_width: float = 0.05, alpha: float = 0.05, connectivity: int = 8
+    real: torch.Tensor, synthetic: torch.Tensor, bin_width: float = 0.05, connectivity: int = 8
 ) -> MaskSetComparison:
     """All mask statistics of a real and a synthetic set.
 
@@ -264,7 +301,6 @@ def compare_mask_sets(
         real: ``(N, 1, H, W)`` real masks.
         synthetic: ``(M, 1, H', W')`` synthetic masks.
         bin_width: histogram bin width for the intersection.
-        alpha: significance level of the KS critical value.
         connectivity: 4 or 8, for the component counts.
 
     Returns:
@@ -283,7 +319,8 @@ def compare_mask_sets(
         synthetic_fraction_mean=float(synthetic_fractions.mean()),
         synthetic_fraction_std=float(synthetic_fractions.std(correction=0)),
         ks_statistic=ks_statistic(real_fractions, synthetic_fractions),
-        ks_critical_value=ks_critical_value(len(real_fractions), len(synthetic_fractions), alpha),
+        ks_p_value=ks_exact_p_value(real_fractions, synthetic_fractions),
+        ks_smallest_p_value=ks_exact_p_value(torch.zeros(len(real_fractions)), torch.ones(len(synthetic_fractions))),
         histogram_intersection=histogram_intersection(real_fractions, synthetic_fractions, bin_width),
         real_components_mean=float(count_connected_components(real, connectivity).double().mean()),
         synthetic_components_mean=float(count_connected_components(synthetic, connectivity).double().mean()),

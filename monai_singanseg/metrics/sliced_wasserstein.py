@@ -15,6 +15,7 @@ __all__ = [
     "SlicedWassersteinDistance",
     "normalise_descriptors",
     "sliced_wasserstein",
+    "sliced_wasserstein_per_query",
 ]
 
 
@@ -100,6 +101,52 @@ def sliced_wasserstein(
     real_sorted = (directions.T @ real.T).sort(dim=1).values[:, real_index]
     synthetic_sorted = (directions.T @ synthetic.T).sort(dim=1).values[:, synthetic_index]
     return (real_sorted - synthetic_sorted).abs().mean()
+
+
+def sliced_wasserstein_per_query(
+    reference: torch.Tensor, queries: torch.Tensor, directions: torch.Tensor, chunk_size: int = 64
+) -> torch.Tensor:
+    """:func:`sliced_wasserstein` of many small descriptor sets (one image each) to one reference set.
+
+    Each query's ``P`` sorted projections are compared with the reference's quantiles at the same ``P`` levels
+    (the midpoints ``(k + 0.5) / P``), so the reference is projected and sorted once for every query. For a
+    reference of ``P`` descriptors this is :func:`sliced_wasserstein` exactly; for a larger one it is the distance
+    to the reference's quantile function sampled at the query's levels.
+
+    Args:
+        reference: ``(K, D)`` descriptors, e.g. the patches of a pool of real images.
+        queries: ``(Q, P, D)`` descriptors, ``P`` per query image.
+        directions: ``(D, num_directions)`` unit projection directions, shared by every query.
+        chunk_size: queries projected at once, bounding the memory of the ``(Q, P, num_directions)`` projections.
+
+    Returns:
+        ``(Q,)`` mean 1-D Wasserstein-1 distances over the directions.
+
+    Raises:
+        ValueError: if ``reference`` is not 2-D or ``queries`` not 3-D, or their descriptor lengths and that of
+            ``directions`` differ.
+
+    Example::
+
+        >>> x = torch.rand(50, 6)
+        >>> directions = torch.nn.functional.normalize(torch.randn(6, 8), dim=0)
+        >>> sliced_wasserstein_per_query(x, x[None], directions).tolist()
+        [0.0]
+    """
+    if reference.ndim != 2 or queries.ndim != 3 or not reference.shape[-1] == queries.shape[-1] == directions.shape[0]:
+        raise ValueError(
+            f"reference {tuple(reference.shape)}, queries {tuple(queries.shape)} and directions "
+            f"{tuple(directions.shape)} must share the descriptor length."
+        )
+    num_points = queries.shape[1]
+    levels = (torch.arange(num_points, dtype=torch.float64) + 0.5) / num_points
+    reference_index = (levels * reference.shape[0]).long().clamp_max(reference.shape[0] - 1).to(reference.device)
+    reference_quantiles = (reference @ directions).sort(dim=0).values[reference_index]  # (P, num_directions)
+    distances = [
+        ((chunk @ directions).sort(dim=1).values - reference_quantiles).abs().mean(dim=(1, 2))
+        for chunk in queries.split(chunk_size)
+    ]
+    return torch.cat(distances)
 
 
 class SlicedWassersteinDistance(PairedSetMetric):
