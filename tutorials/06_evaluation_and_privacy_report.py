@@ -7,8 +7,9 @@
 #
 # 1. **Faithful?** Do the images have the real set's patch statistics, and the masks its polyp sizes? Measured by
 #    the sliced Wasserstein distance (SWD) between multi-scale Laplacian patches (Karras et al., *Progressive
-#    Growing of GANs*, ICLR 2018), yardsticked by the SWD between two halves of the real set, and by a
-#    Kolmogorov-Smirnov test on the foreground fraction of the masks (the paper's Figures 3, 6 and 10).
+#    Growing of GANs*, ICLR 2018): each synthetic image against the real set, yardsticked by how far each real image
+#    lies from the other real ones, with an exact test on how many synthetic images lie beyond that spread; and by an
+#    exact Kolmogorov-Smirnov test on the foreground fraction of the masks (the paper's Figures 3, 6 and 10).
 # 2. **Diverse?** Do the samples of one generator differ from each other, or is the model collapsed? Measured by
 #    SinGAN's diversity score (Shaham et al., ICCV 2019): the pixel standard deviation across samples, relative to
 #    the real image's.
@@ -113,8 +114,11 @@ for figure in ("samples_synthetic.png", "foreground_fraction_histogram.png", "cl
 # %% [markdown]
 # How to read it:
 #
-# - **Faithful**: compare the image SWD with the real-halves SWD. Tiny, briefly trained pyramids often fail here:
-#   their samples are blurrier than the real images. More iterations and the reference sizes close the gap.
+# - **Faithful**: how many synthetic images lie farther from the real set than any real image lies from the other
+#   real ones, and how likely that many would be for images like the real ones (an exact p-value; below 0.025 the
+#   images are unfaithful); the masks get an exact KS test at the same level. With very few images the report says
+#   "cannot tell" rather than guess. Tiny, briefly trained pyramids often fail here: their samples are blurrier than
+#   the real images. More iterations and the reference sizes close the gap.
 # - **Diverse**: SinGAN reports about 0.5 for samples drawn from the coarsest scale; values near 0 mean every sample
 #   is the same image.
 # - **Safe**: the closest pairs figure shows each synthetic image beside its best-matching real image. With so few
@@ -166,7 +170,7 @@ print(f"start_scale=0: max NCC {metrics['memorisation']['max_ncc']:.3f}, "
 # samples do. Whether they cross the copy threshold depends on how well the pyramid reconstructs its image: these
 # briefly trained pyramids still blur it, while a fully trained one, whose reconstruction loss drives it to the
 # training image, reproduces it closely. The thresholds behind the three verdicts are a `ReportThresholds`
-# (`copy_ncc`, `max_shift`, `swd_ratio`, `ks_alpha`, `min_diversity`): tighten `copy_ncc` for data under stricter
+# (`copy_ncc`, `max_shift`, `fidelity_alpha`, `min_diversity`): tighten `copy_ncc` for data under stricter
 # sharing rules, and compare with the correlation that distinct real images already reach.
 #
 # A report is evidence, not a guarantee: a synthetic image below the copy threshold may still reveal a rare,
