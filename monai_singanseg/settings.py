@@ -1,14 +1,21 @@
-"""The one source of truth for SinGAN-Seg training settings, saved with every checkpoint."""
+"""The one source of truth for SinGAN-Seg training settings and their valid ranges, saved with every checkpoint."""
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
-from monai_singanseg.utils.pyramid import iterations_per_scale
+import numpy as np
+import torch
 
-__all__ = ["RECIPES", "Recipe", "SinGANSegSettings"]
+from monai_singanseg.utils.layout import LabelEncoding
+from monai_singanseg.utils.pyramid import iterations_per_scale, smallest_scale_size
+
+__all__ = ["RECIPES", "Recipe", "SinGANSegSettings", "available_device", "setting_flag", "validate_settings"]
 
 
 class Recipe(StrEnum):
@@ -56,7 +63,8 @@ class SinGANSegSettings:
     amplitudes of the finer scales.
     """
 
-    min_size: int = _setting(25, "smallest side of the coarsest scale, in pixels")
+    min_size: int = _setting(25, "smallest side of the coarsest scale, in pixels; at least num_layers x "
+                             "(kernel_size - 1) + 1, what the critic's unpadded convolutions need")
     max_size: int = _setting(250, "longest side of the finest scale; larger images are shrunk to it")
     scale_factor: float = _setting(0.75, "requested factor between neighbouring scales")
     num_layers: int = _setting(5, "convolutions per generator and critic")
@@ -85,22 +93,11 @@ class SinGANSegSettings:
     device: str = _setting("cpu", "torch device to train on, e.g. cpu, cuda, cuda:1")
 
     def __post_init__(self) -> None:
-        checks = {
-            "min_size": self.min_size >= 1,
-            "max_size": self.max_size >= self.min_size,
-            "scale_factor": 0 < self.scale_factor < 1,
-            "num_layers": self.num_layers >= 3,
-            "kernel_size": self.kernel_size >= 1 and self.kernel_size % 2 == 1,
-            "iterations": self.iterations >= 1,
-            "finest_iterations": 0 <= self.finest_iterations <= self.iterations,
-            "critic_steps": self.critic_steps >= 1,
-            "generator_steps": self.generator_steps >= 1,
-            "lr_decay_fraction": 0 <= self.lr_decay_fraction <= 1,
-            "label_encoding": self.label_encoding in ("auto", "binary", "onehot", "spread"),
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise ValueError(f"invalid setting {name}={getattr(self, name)!r}.")
+        # Every field is checked and normalised (numpy scalars, ints for floats, enums for strings) by the one owner
+        # of the rules, which the command line shares.
+        values = validate_settings({f.name: getattr(self, f.name) for f in fields(self)})
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
 
     @property
     def lr_decay_iteration(self) -> int:
@@ -119,7 +116,8 @@ class SinGANSegSettings:
         """The settings of a named recipe, with ``overrides`` on top.
 
         Raises:
-            ValueError: an unknown recipe or setting.
+            ValueError: an unknown recipe or setting, or a value out of its range.
+            TypeError: a value of the wrong type.
 
         Example::
 
@@ -135,9 +133,222 @@ class SinGANSegSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SinGANSegSettings:
-        """Settings from plain data; unknown keys are an error that names them."""
+        """Settings from plain data; unknown keys are an error that names them.
+
+        Raises:
+            ValueError: unknown keys, or a value out of its range.
+            TypeError: ``data`` is not a mapping, or a value of the wrong type.
+        """
+        if not isinstance(data, Mapping):
+            raise TypeError(f"settings must be a mapping of setting names to values, got {type(data).__name__}.")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown settings {unknown}; known settings are {sorted(known)}.")
         return cls(**data)
+
+
+# -- the rules ------------------------------------------------------------------------------------------------------
+
+_FIELD_TYPES = {f.name: f.type for f in fields(SinGANSegSettings)}  # "int", "float", "bool" or "str"
+_TYPE_NAMES = {"int": "an integer", "float": "a number", "bool": "True or False", "str": "a string"}
+
+
+@dataclass(frozen=True)
+class _Interval:
+    """The numbers between ``low`` and ``high`` (``None``: unbounded), each end open or closed."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {self.low}"
+        return f"in {'(' if self.low_open else '['}{self.low}, {self.high}{')' if self.high_open else ']'}"
+
+
+_POSITIVE, _NON_NEGATIVE, _AT_LEAST_ONE = _Interval(0, low_open=True), _Interval(0), _Interval(1)
+# Ranges of single fields; the rules that relate fields (max_size >= min_size, ...) are in validate_settings.
+_INTERVALS: dict[str, _Interval] = {
+    "min_size": _AT_LEAST_ONE,
+    "max_size": _AT_LEAST_ONE,
+    "scale_factor": _Interval(0, 1, low_open=True, high_open=True),
+    "num_layers": _Interval(3),  # head, at least one body block, tail
+    "kernel_size": _AT_LEAST_ONE,
+    "base_features": _AT_LEAST_ONE,
+    "max_features": _AT_LEAST_ONE,
+    "iterations": _AT_LEAST_ONE,
+    "finest_iterations": _NON_NEGATIVE,
+    "lr_generator": _POSITIVE,
+    "lr_critic": _POSITIVE,
+    "beta1": _Interval(0, 1, high_open=True),
+    "lr_decay": _Interval(0, 1, low_open=True),
+    "lr_decay_fraction": _Interval(0, 1),
+    "critic_steps": _AT_LEAST_ONE,
+    "generator_steps": _AT_LEAST_ONE,
+    "gradient_penalty_weight": _NON_NEGATIVE,
+    "reconstruction_weight": _NON_NEGATIVE,
+    "noise_amplitude_factor": _NON_NEGATIVE,
+    # torch.Generator.manual_seed takes [-2**63, 2**64 - 1]; training also seeds with seed + 1.
+    "seed": _Interval(-(2**63), 2**64 - 2),
+}
+_CHOICES: dict[str, tuple[str, ...]] = {"label_encoding": tuple(str(e) for e in LabelEncoding)}
+_DEVICE_FORMS = "'cpu', 'cuda', 'cuda:<index>' (e.g. 'cuda:1') or 'mps', as torch.device reads them"
+
+
+def setting_flag(name: str) -> str:
+    """The command-line flag of a setting: ``min_size`` -> ``--min-size``."""
+    return "--" + name.replace("_", "-")
+
+
+class _Names:
+    """How a message names a setting: as a field (``min_size=3``) or as a command-line flag (``--min-size 3``)."""
+
+    def __init__(self, as_flags: bool) -> None:
+        self.as_flags = as_flags
+
+    def __call__(self, name: str) -> str:
+        return setting_flag(name) if self.as_flags else name
+
+    def given(self, name: str, value: Any) -> str:
+        return f"{setting_flag(name)} {value}" if self.as_flags else f"{name}={value!r}"
+
+
+def _typed(name: str, value: Any, names: _Names) -> Any:
+    """``value`` as the Python type of field ``name``, or a TypeError that names the field and the type."""
+    kind = _FIELD_TYPES[name]
+    if kind == "bool" and isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if kind == "int" and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if kind == "float" and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    if kind == "str" and isinstance(value, str):
+        return str(value)  # a plain str: StrEnum members would not load with torch.load(weights_only=True)
+    if kind == "str" and name == "device" and isinstance(value, torch.device):
+        return str(value)
+    raise TypeError(f"{names.given(name, value)}: {names(name)} must be {_TYPE_NAMES[kind]}, got "
+                    f"{type(value).__name__}.")
+
+
+def _checked_field(name: str, value: Any, names: _Names) -> Any:
+    """One field typed and checked against its own range or choices."""
+    value = _typed(name, value, names)
+    interval = _INTERVALS.get(name)
+    if interval is not None:
+        finite = "a finite number " if _FIELD_TYPES[name] == "float" else "an integer "
+        if not (math.isfinite(value) and value in interval):
+            raise ValueError(f"{names.given(name, value)} is out of range: {names(name)} must be {finite}{interval}.")
+    if name == "kernel_size" and value % 2 == 0:
+        raise ValueError(f"{names.given(name, value)} is out of range: {names(name)} must be an odd integer >= 1 "
+                         "(the generator pads by (kernel_size - 1) / 2 per layer to keep its input's size).")
+    if name in _CHOICES and value not in _CHOICES[name]:
+        raise ValueError(f"{names.given(name, value)} is not a choice: {names(name)} must be one of "
+                         f"{', '.join(_CHOICES[name])}.")
+    if name == "device":
+        try:
+            torch.device(value)
+        except (RuntimeError, ValueError):
+            raise ValueError(f"{names.given(name, value)} is not a torch device: {names(name)} must be "
+                             f"{_DEVICE_FORMS}.") from None
+    return value
+
+
+def validate_settings(values: Mapping[str, Any], as_flags: bool = False) -> dict[str, Any]:
+    """Check settings against their rules; the one owner of those rules, for the dataclass and the command line.
+
+    Any subset of the fields can be checked: each given field against its type and range, and the rules between
+    fields whose fields are all given (``max_size >= min_size``, ``finest_iterations <= iterations``,
+    ``max_features >= base_features``, ``min_size >= num_layers x (kernel_size - 1) + 1``).
+
+    Args:
+        values: setting names and values.
+        as_flags: name the settings as command-line flags (``--min-size 3``) instead of fields (``min_size=3``).
+
+    Returns:
+        The values as the fields' Python types (``int``, ``float``, ``bool``, ``str``).
+
+    Raises:
+        ValueError: an unknown setting, or a value out of its range or choices; the message names the setting,
+            the value and the valid range.
+        TypeError: a value of the wrong type (``iterations=2.5``, ``warm_start="yes"``).
+
+    Example::
+
+        >>> validate_settings({"num_layers": 5, "kernel_size": 3, "min_size": 11})
+        {'num_layers': 5, 'kernel_size': 3, 'min_size': 11}
+    """
+    names = _Names(as_flags)
+    unknown = sorted(set(values) - set(_FIELD_TYPES))
+    if unknown:
+        raise ValueError(f"unknown settings {unknown}; known settings are {sorted(_FIELD_TYPES)}.")
+    checked = {name: _checked_field(name, value, names) for name, value in values.items()}
+
+    def at_least(name: str, bound: int, reason: str) -> None:
+        if name in checked and checked[name] < bound:
+            raise ValueError(f"{names.given(name, checked[name])} is out of range: {names(name)} must be >= "
+                             f"{bound} ({reason}).")
+
+    if {"num_layers", "kernel_size"} <= set(checked):
+        layers, kernel = checked["num_layers"], checked["kernel_size"]
+        reason = (f"the critic's {layers} unpadded {kernel}x{kernel} convolutions need {names('num_layers')} x "
+                  f"({names('kernel_size')} - 1) + 1 pixels at the coarsest scale")
+        if kernel == 1:
+            reason = "the critic's BatchNorm, trained on one image, needs more than one pixel"
+        at_least("min_size", smallest_scale_size(layers, kernel), reason)
+    if "min_size" in checked:
+        at_least("max_size", checked["min_size"], f"{names('min_size')} is {checked['min_size']}")
+    if "base_features" in checked:
+        at_least("max_features", checked["base_features"], f"{names('base_features')} is {checked['base_features']}")
+    if "iterations" in checked and checked.get("finest_iterations", 0) > checked["iterations"]:
+        raise ValueError(f"{names.given('finest_iterations', checked['finest_iterations'])} is out of range: "
+                         f"{names('finest_iterations')} must lie in [0, {names('iterations')}] = "
+                         f"[0, {checked['iterations']}].")
+    return checked
+
+
+def available_device(device: str | torch.device, argument: str = "device") -> torch.device:
+    """``device`` as a ``torch.device`` this machine can train on; where training starts, not in the settings.
+
+    The settings accept any device string (a checkpoint trained on a GPU machine loads on one without); this check
+    is for the machine that runs.
+
+    Args:
+        device: e.g. ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
+        argument: how the message names the device: ``"device"`` or a flag, ``"--device"``.
+
+    Raises:
+        ValueError: not a device string, or a device this torch or machine does not have.
+
+    Example::
+
+        >>> available_device("cpu")
+        device(type='cpu')
+    """
+    as_flags = argument.startswith("--")
+    given = f"{argument} {device}" if as_flags else f"{argument}={str(device)!r}"
+    use_cpu = f"{argument} cpu" if as_flags else f"{argument}='cpu'"
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"{argument} must be a device string or torch.device, got {type(device).__name__}.")
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"{given} is not a torch device: {argument} must be {_DEVICE_FORMS}.") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this torch has no CUDA" if not torch.backends.cuda.is_built() else "no CUDA device is visible"
+            raise ValueError(f"{given}: {why} (torch {torch.__version__}); use {use_cpu}")
+        count = torch.cuda.device_count()
+        if parsed.index is not None and parsed.index >= count:
+            raise ValueError(f"{given}: this machine has {count} CUDA device{'s' * (count != 1)}, cuda:0 to "
+                             f"cuda:{count - 1}.")
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{given}: this torch or machine has no MPS (torch {torch.__version__}); use {use_cpu}")
+    return parsed

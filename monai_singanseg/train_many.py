@@ -37,7 +37,7 @@ from monai_singanseg.data.output_path import check_output_folder
 from monai_singanseg.data.writers import write_json
 from monai_singanseg.engines.train import train_singanseg
 from monai_singanseg.engines.trainer import fingerprint
-from monai_singanseg.settings import SinGANSegSettings
+from monai_singanseg.settings import SinGANSegSettings, available_device
 from monai_singanseg.utils.layout import ChannelLayout
 
 __all__ = ["distributed_environment", "launch", "main", "summary_path", "train_many"]
@@ -265,7 +265,7 @@ def launch(
     """
     settings = settings or SinGANSegSettings()
     rank, world_size, local_rank = distributed_environment()
-    device = torch.device(settings.device)
+    device = available_device(settings.device)
     if device.type == "cuda":
         if "LOCAL_RANK" in os.environ:
             device = torch.device("cuda", local_rank)

@@ -9,7 +9,7 @@ from monai_singanseg.data.phantom import endoscopy_phantom
 from monai_singanseg.data.sample_writer import sample_to_folder
 from monai_singanseg.data.writers import to_uint8_rgb, write_png
 from monai_singanseg.engines.train import train_singanseg
-from monai_singanseg.settings import SinGANSegSettings
+from monai_singanseg.settings import SinGANSegSettings, available_device
 
 __all__ = ["add_parser", "run"]
 
@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     # 26x32 to 45x56, all 32 wide (a fifth scale would double the width and cost most of the time).
     settings = SinGANSegSettings(min_size=25, max_size=56, iterations=args.iterations, seed=args.seed,
                                  device=args.device)
+    available_device(args.device, "--device")
     if args.num_samples < 1:
         raise ValueError(f"--num-samples must be >= 1, got {args.num_samples}.")
     image, mask = endoscopy_phantom(64, 80, seed=args.seed)

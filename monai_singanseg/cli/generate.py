@@ -6,6 +6,7 @@ import argparse
 
 from monai_singanseg.data.bank import SinGANSegBank
 from monai_singanseg.data.synthetic_dataset import generate_dataset
+from monai_singanseg.settings import available_device
 
 __all__ = ["add_parser", "run"]
 
@@ -33,6 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    available_device(args.device, "--device")
     bank = SinGANSegBank(args.bank, device=args.device)
     summary = generate_dataset(bank, args.out, args.per_model, args.start_scale, args.seed, args.device,
                                progress=not args.quiet, overwrite=args.overwrite)

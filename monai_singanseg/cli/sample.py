@@ -6,9 +6,9 @@ import argparse
 import secrets
 from pathlib import Path
 
-import torch
 
 from monai_singanseg.data.sample_writer import sample_to_folder
+from monai_singanseg.settings import available_device
 
 __all__ = ["add_parser", "run"]
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"seed {seed} (pass --seed {seed} to repeat these samples)", flush=True)
     paths = sample_to_folder(
         args.model, args.out, num_samples=args.num_samples, start_scale=args.start_scale, seed=seed,
-        output_shape=args.output_shape, device=torch.device(args.device), overwrite=args.overwrite,
+        output_shape=args.output_shape, device=available_device(args.device, "--device"), overwrite=args.overwrite,
     )
     print(f"wrote {len(paths)} pairs (seed {seed}), {Path(args.out) / 'grid.png'} and "
           f"{Path(args.out) / 'datalist.json'}")

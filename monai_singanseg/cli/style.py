@@ -16,6 +16,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from monai_singanseg.data.checkpoint import read_checkpoint
+from monai_singanseg.settings import available_device
 from monai_singanseg.style import StyleMethod, StyleTransfer, style_transfer
 
 __all__ = ["add_parser", "run", "parse_ratio"]
@@ -199,7 +200,8 @@ def run(args: argparse.Namespace) -> int:
     call_settings: dict[str, Any] = {}
     if method == StyleMethod.GATYS:
         content_weight, style_weight = args.ratio
-        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = str(available_device(args.device, "--device")) if args.device else (
+            "cuda" if torch.cuda.is_available() else "cpu")
         call_settings["engine"] = StyleTransfer(
             weights_path=args.weights,
             content_weight=content_weight,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -13,7 +11,7 @@ from typing import Any
 import torch
 
 from monai_singanseg.data.io import image_id_of
-from monai_singanseg.data.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, load_pyramid
+from monai_singanseg.data.checkpoint import load_pyramid, read_checkpoint
 from monai_singanseg.networks.singanseg import SinGANSeg
 from monai_singanseg.utils.layout import ChannelLayout
 
@@ -33,15 +31,7 @@ def _read_index(path: Path) -> tuple[str, dict[str, Any]]:
     ``mmap=True`` maps the tensors instead of reading them, so indexing a bank of a thousand checkpoints reads only
     their small pickled headers.
     """
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
-        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt?): {err}") from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a monai_singanseg pyramid checkpoint.")
-    if payload.get("format_version") != CHECKPOINT_VERSION:
-        raise CheckpointError(f"{path} has checkpoint format version {payload.get('format_version')}; this version "
-                              f"of monai_singanseg reads version {CHECKPOINT_VERSION}.")
+    payload = read_checkpoint(path, mmap=True)
     metadata = payload.get("metadata") or {}
     image_id = metadata.get("image_id") or path.stem
     return str(image_id), dict(payload["config"])

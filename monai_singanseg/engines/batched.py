@@ -9,10 +9,18 @@ from ignite.engine import Events
 
 from monai_singanseg.engines.trainer import SinGANSegTrainer
 from monai_singanseg.networks.singanseg import SinGANSeg
-from monai_singanseg.settings import SinGANSegSettings
+from monai_singanseg.settings import SinGANSegSettings, validate_settings
 from monai_singanseg.utils.layout import ChannelLayout
 
 __all__ = ["train_batched"]
+
+
+def _checked_seed(index: int, seed: Any) -> int:
+    # Each seed obeys the rule of settings.seed, which owns it.
+    try:
+        return validate_settings({"seed": seed})["seed"]
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"seeds[{index}]: {err}") from None
 
 
 def train_batched(
@@ -42,11 +50,26 @@ def train_batched(
         One trained pyramid per pair, in order.
 
     Raises:
-        ValueError: pairs with different pyramid shapes or channel counts, or invalid pairs.
+        ValueError: no pairs, pairs with different pyramid shapes or channel counts, invalid pairs, or not one seed
+            per image.
+        TypeError: ``settings`` is not a :class:`SinGANSegSettings`, ``images``, ``labels`` or ``seeds`` is not a
+            sequence, or a seed is not an integer.
     """
-    settings = settings or SinGANSegSettings()
+    if settings is None:
+        settings = SinGANSegSettings()
+    if not isinstance(settings, SinGANSegSettings):
+        raise TypeError(f"settings must be a SinGANSegSettings or None, got {type(settings).__name__}.")
+    for name, value in (("images", images), ("labels", labels), ("seeds", seeds), ("label_values", label_values)):
+        if value is not None and (isinstance(value, (str, bytes)) or not hasattr(value, "__len__")):
+            raise TypeError(f"{name} must be a sequence (a list or tuple), got {type(value).__name__}.")
+    if len(images) == 0:
+        raise ValueError("images must hold at least one image.")
     if len(images) != len(labels):
         raise ValueError(f"got {len(images)} images but {len(labels)} labels.")
+    if seeds is not None:
+        if len(seeds) != len(images):
+            raise ValueError(f"seeds must give one seed per image: {len(seeds)} seeds for {len(images)} images.")
+        seeds = [_checked_seed(index, seed) for index, seed in enumerate(seeds)]
     layouts = [ChannelLayout.from_data(i, lab, settings.label_encoding, label_values) for i, lab in zip(images, labels)]
     stacks = [layout.encode(i, lab) for layout, i, lab in zip(layouts, images, labels)]
     trainer = SinGANSegTrainer(stacks, layouts, settings, seeds)

@@ -66,7 +66,15 @@ def train_singanseg(
         >>> image, label, info = load_training_pair("polyp.jpg", "polyp_mask.jpg", label_threshold=127)
         >>> model = train_singanseg(image, label, SinGANSegSettings(), checkpoint="polyp.pt", progress=True)
     """
-    settings = settings or SinGANSegSettings()
+    if settings is None:
+        settings = SinGANSegSettings()
+    elif not isinstance(settings, SinGANSegSettings):
+        raise TypeError(f"settings must be a SinGANSegSettings or None, got {type(settings).__name__} "
+                        "(build one with SinGANSegSettings(**values) or SinGANSegSettings.from_dict).")
+    if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every < 0:
+        raise ValueError(f"log_every must be an int >= 0 (0: never), got {log_every!r}.")
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a str or os.PathLike, got {type(checkpoint).__name__}.")
     # Everything that could fail after hours of training is checked before the first iteration.
     if checkpoint is not None:
         check_output_file(checkpoint, "checkpoint")

@@ -19,7 +19,7 @@ from monai_singanseg.networks.discriminator import SinGANDiscriminator
 from monai_singanseg.networks.generator import SinGANGenerator
 from monai_singanseg.networks.grouping import split_state_dict, stack_state_dicts
 from monai_singanseg.networks.singanseg import SinGANSeg, run_generators
-from monai_singanseg.settings import SinGANSegSettings
+from monai_singanseg.settings import SinGANSegSettings, available_device
 from monai_singanseg.utils.layout import ChannelLayout
 from monai_singanseg.utils.pyramid import compute_pyramid, features_at_scale
 from monai_singanseg.utils.resize import resize, upsample_to_scale
@@ -90,7 +90,7 @@ class SinGANSegTrainer:
         self.settings, self.layouts, self.seeds = settings, layouts, seeds
         self.num_models, self.channels = len(stacks), layouts[0].channels
         self.spatial_dims = layouts[0].spatial_dims
-        self.device = torch.device(settings.device)
+        self.device = available_device(settings.device)
         self.spec = specs[0]
         self.iterations_per_scale = settings.iterations_per_scale(self.spec.num_scales)
         self.fingerprints = [fingerprint(s) for s in stacks]

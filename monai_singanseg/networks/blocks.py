@@ -41,6 +41,11 @@ class SinGANTrunk(nn.Module):
             raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims}.")
         if num_layers < 3:
             raise ValueError(f"num_layers must be at least 3, got {num_layers}.")
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be an odd integer >= 1, got {kernel_size}.")
+        for name, count in (("in_channels", in_channels), ("features", features), ("num_models", num_models)):
+            if count < 1:
+                raise ValueError(f"{name} must be at least 1, got {count}.")
         self.spatial_dims, self.num_models = spatial_dims, num_models
         width, groups = features * num_models, num_models
         self.head = conv_norm_act(spatial_dims, in_channels * num_models, width, kernel_size, groups)

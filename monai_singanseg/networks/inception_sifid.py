@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from monai_singanseg.networks.weight_files import hub_checkpoint_path, missing_weights_message
+from monai_singanseg.networks.weight_files import WeightsFile, hub_checkpoint_path
 
 __all__ = [
     "INCEPTION_WEIGHTS_FILE",
@@ -26,6 +26,11 @@ INCEPTION_WEIGHTS_URL = f"https://download.pytorch.org/models/{INCEPTION_WEIGHTS
 PYTORCH_FID_INCEPTION_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 PYTORCH_FID_INCEPTION_WEIGHTS_URL = (
     f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{PYTORCH_FID_INCEPTION_WEIGHTS_FILE}"
+)
+INCEPTION_WEIGHTS = WeightsFile(
+    "Inception-v3 weights for SIFID", INCEPTION_WEIGHTS_FILE, INCEPTION_WEIGHTS_URL, "weights_path",
+    f"pytorch-fid's '{PYTORCH_FID_INCEPTION_WEIGHTS_FILE}' ({PYTORCH_FID_INCEPTION_WEIGHTS_URL}) also loads through "
+    "weights_path; ",
 )
 
 # (name, in, out, stride, padding) of the three 3x3 convolutions before Inception-v3's first max pool, named as
@@ -98,7 +103,7 @@ class InceptionSIFIDFeatures(nn.Module):
     Raises:
         FileNotFoundError: when ``pretrained`` and the weights file does not exist; the message names the file, the
             download address and where to put it.
-        ValueError: when the file lacks a tensor of these layers.
+        ValueError: when the file is unreadable or lacks a tensor of these layers.
 
     Example::
 
@@ -130,26 +135,12 @@ class InceptionSIFIDFeatures(nn.Module):
 
         Raises:
             FileNotFoundError: when ``path`` does not exist.
-            ValueError: when the file lacks a tensor of these layers or holds one of another shape.
+            ValueError: when the file is unreadable, lacks a tensor of these layers or holds one of another shape or
+                with NaN or Inf.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(missing_weights_message(
-                path, "Inception-v3 weights for SIFID", INCEPTION_WEIGHTS_FILE, INCEPTION_WEIGHTS_URL, "weights_path",
-                f"pytorch-fid's '{PYTORCH_FID_INCEPTION_WEIGHTS_FILE}' ({PYTORCH_FID_INCEPTION_WEIGHTS_URL}) also "
-                "loads through weights_path; ",
-            ))
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        own = self.state_dict()
         # Files saved before PyTorch 0.4.1 have no `num_batches_tracked`, which the frozen batch norms never read.
-        needed = [key for key in own if not key.endswith("num_batches_tracked")]
-        missing = [key for key in needed if key not in state]
-        if missing:
-            raise ValueError(f"'{path}' is not an Inception-v3 state dict in torchvision's layout: it lacks {missing}.")
-        wrong = [key for key in needed if state[key].shape != own[key].shape]
-        if wrong:
-            raise ValueError(f"'{path}' holds tensors of other shapes than Inception-v3's for {wrong}.")
-        self.load_state_dict({key: state[key] for key in needed}, strict=False)
+        state = INCEPTION_WEIGHTS.load(path, self.state_dict(), optional=("num_batches_tracked",))
+        self.load_state_dict(state, strict=False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """The 64-channel feature maps of a batch.

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from monai_singanseg.networks.weight_files import hub_checkpoint_path, missing_weights_message
+from monai_singanseg.networks.weight_files import WeightsFile, hub_checkpoint_path
 
 __all__ = [
     "ALEXNET_WEIGHTS_FILE",
@@ -23,6 +23,10 @@ ALEXNET_WEIGHTS_FILE = "alexnet-owt-7be5be79.pth"
 ALEXNET_WEIGHTS_URL = f"https://download.pytorch.org/models/{ALEXNET_WEIGHTS_FILE}"
 LPIPS_WEIGHTS_FILE = "alex.pth"
 LPIPS_WEIGHTS_URL = "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/alex.pth"
+ALEXNET_WEIGHTS = WeightsFile("AlexNet ImageNet weights for LPIPS", ALEXNET_WEIGHTS_FILE, ALEXNET_WEIGHTS_URL,
+                              "alexnet_weights_path")
+LPIPS_WEIGHTS = WeightsFile("LPIPS v0.1 AlexNet calibration (the lpips package's weights/v0.1/alex.pth)",
+                            LPIPS_WEIGHTS_FILE, LPIPS_WEIGHTS_URL, "lpips_weights_path")
 
 # The LPIPS v0.1 scaling layer (richzhang/PerceptualSimilarity, lpips/lpips.py `ScalingLayer`): maps [-1, 1] input to
 # the ImageNet-normalised input AlexNet was trained on.
@@ -148,16 +152,6 @@ class LPIPSAlexNet(nn.Module):
         """The five 1x1 calibration layers ``lin0`` .. ``lin4``, shallowest first."""
         return tuple(getattr(self, f"lin{index}") for index in range(len(LPIPS_ALEXNET_CHANNELS)))
 
-    def _load_matching(self, path: Path, prefix: str, state: dict[str, torch.Tensor], what: str) -> None:
-        own = {key: value for key, value in self.state_dict().items() if key.startswith(prefix)}
-        missing = [key for key in own if key not in state]
-        if missing:
-            raise ValueError(f"'{path}' is not {what}: it lacks {missing}.")
-        wrong = [key for key in own if state[key].shape != own[key].shape]
-        if wrong:
-            raise ValueError(f"'{path}' holds tensors of other shapes than {what} for {wrong}.")
-        self.load_state_dict({key: state[key] for key in own}, strict=False)
-
     def load_alexnet_weights(self, path: str | os.PathLike) -> None:
         """Load torchvision's AlexNet state dict (``features.*``; ``classifier.*`` ignored).
 
@@ -166,16 +160,10 @@ class LPIPSAlexNet(nn.Module):
 
         Raises:
             FileNotFoundError: when ``path`` does not exist.
-            ValueError: when the file lacks a ``features`` tensor of AlexNet or holds one of another shape.
+            ValueError: when the file is unreadable, lacks a ``features`` tensor of AlexNet or holds one of another
+                shape or with NaN or Inf.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(missing_weights_message(
-                path, "AlexNet ImageNet weights for LPIPS", ALEXNET_WEIGHTS_FILE, ALEXNET_WEIGHTS_URL,
-                "alexnet_weights_path",
-            ))
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        self._load_matching(path, "features.", state, "torchvision's AlexNet state dict")
+        self.load_state_dict(ALEXNET_WEIGHTS.load(path, self.state_dict(), prefix="features."), strict=False)
 
     def load_lpips_weights(self, path: str | os.PathLike) -> None:
         """Load the lpips package's v0.1 AlexNet calibration (``lin0.model.1.weight`` .. ``lin4.model.1.weight``).
@@ -186,16 +174,10 @@ class LPIPSAlexNet(nn.Module):
 
         Raises:
             FileNotFoundError: when ``path`` does not exist.
-            ValueError: when the file lacks a ``lin`` tensor or holds one of another shape.
+            ValueError: when the file is unreadable, lacks a ``lin`` tensor or holds one of another shape or with
+                NaN or Inf.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(missing_weights_message(
-                path, "LPIPS v0.1 AlexNet calibration (the lpips package's weights/v0.1/alex.pth)",
-                LPIPS_WEIGHTS_FILE, LPIPS_WEIGHTS_URL, "lpips_weights_path",
-            ))
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        self._load_matching(path, "lin", state, "the lpips AlexNet calibration")
+        self.load_state_dict(LPIPS_WEIGHTS.load(path, self.state_dict(), prefix="lin"), strict=False)
 
     def normalised_features(self, images: torch.Tensor) -> list[torch.Tensor]:
         """The five tapped activations of a batch, each divided by its channel norm at every position.

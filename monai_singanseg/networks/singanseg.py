@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from monai_singanseg.utils.layout import ChannelLayout
 from monai_singanseg.networks.generator import SinGANGenerator
+from monai_singanseg.settings import validate_settings
+from monai_singanseg.utils.layout import ChannelLayout
 from monai_singanseg.utils.pyramid import features_at_scale
 from monai_singanseg.utils.resize import upsample_to_scale
 
@@ -20,6 +24,27 @@ def _fast_memory_format(device: torch.device, spatial_dims: int) -> torch.memory
     # oneDNN runs these unpadded 3x3 convolutions 6-13 % faster channels-last on CPU (benchmarks/bench_sampling.py);
     # GPUs and 3D keep the default layout, where no benchmark has shown a gain.
     return torch.channels_last if device.type == "cpu" and spatial_dims == 2 else torch.contiguous_format
+
+
+def _integer(name: str, value: Any, low: int, high: int | None = None) -> int:
+    """``value`` as an ``int`` in ``low..high``, or an error that names the argument and the valid range."""
+    valid = f"an integer >= {low}" if high is None else f"an integer in {low}..{high}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be {valid}, got {value!r} ({type(value).__name__}).")
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{name} must be {valid}, got {value}.")
+    return int(value)
+
+
+def _shape(name: str, shape: Any, spatial_dims: int) -> tuple[int, ...]:
+    """A spatial shape of ``spatial_dims`` sizes >= 1, or an error that names the argument."""
+    if isinstance(shape, (torch.Tensor, np.ndarray)) and shape.ndim == 1:
+        shape = shape.tolist()
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, Sequence):
+        raise TypeError(f"{name} must be a sequence of {spatial_dims} sizes, got {shape!r}.")
+    if len(shape) != spatial_dims:
+        raise ValueError(f"{name} must have {spatial_dims} dimensions, got {tuple(shape)}.")
+    return tuple(_integer(f"{name}[{i}]", size, 1) for i, size in enumerate(shape))
 
 
 def run_generators(
@@ -78,18 +103,40 @@ class SinGANSeg(nn.Module):
         max_features: int = 128,
     ) -> None:
         super().__init__()
+        if spatial_dims not in (2, 3) or isinstance(spatial_dims, bool):
+            raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims!r}.")
+        if not isinstance(layout, ChannelLayout):
+            raise TypeError(f"layout must be a ChannelLayout, got {type(layout).__name__}.")
         if layout.spatial_dims != spatial_dims:
             raise ValueError(f"layout is {layout.spatial_dims}D but spatial_dims={spatial_dims}.")
         self.spatial_dims = spatial_dims
         self.layout = layout
-        self.scale_shapes = tuple(tuple(int(s) for s in shape) for shape in scale_shapes)
+        self.scale_shapes = self._checked_scale_shapes(scale_shapes)
+        if isinstance(scale_factor, bool) or not isinstance(scale_factor, numbers.Real):
+            raise TypeError(f"scale_factor must be a number in (0, 1], got {scale_factor!r}.")
+        if not (math.isfinite(scale_factor) and 0 < scale_factor <= 1):
+            raise ValueError(f"scale_factor must lie in (0, 1] (1 for a one-scale pyramid), got {scale_factor}.")
         self.scale_factor = float(scale_factor)
-        self.num_layers, self.kernel_size = num_layers, kernel_size
-        self.base_features, self.max_features = base_features, max_features
+        # The same rules as the training settings these come from.
+        widths = validate_settings({"num_layers": num_layers, "kernel_size": kernel_size,
+                                    "base_features": base_features, "max_features": max_features})
+        self.num_layers, self.kernel_size = widths["num_layers"], widths["kernel_size"]
+        self.base_features, self.max_features = widths["base_features"], widths["max_features"]
         self.generators = nn.ModuleList()
         self.register_buffer("noise_amplitudes", torch.zeros(0))
         self.reconstruction_noise: list[torch.Tensor] = []
         self.train(False)
+
+    def _checked_scale_shapes(self, scale_shapes: Any) -> tuple[tuple[int, ...], ...]:
+        if isinstance(scale_shapes, (str, bytes)) or not isinstance(scale_shapes, Sequence) or not scale_shapes:
+            raise ValueError(f"scale_shapes must be a non-empty sequence of shapes, coarsest first, got "
+                             f"{scale_shapes!r}.")
+        shapes = tuple(_shape(f"scale_shapes[{k}]", shape, self.spatial_dims) for k, shape in enumerate(scale_shapes))
+        for k in range(1, len(shapes)):
+            if any(fine < coarse for fine, coarse in zip(shapes[k], shapes[k - 1])):
+                raise ValueError(f"scale_shapes must not shrink from coarse to fine, got {shapes[k - 1]} at scale "
+                                 f"{k - 1} and {shapes[k]} at scale {k}.")
+        return shapes
 
     @property
     def in_channels(self) -> int:
@@ -109,15 +156,34 @@ class SinGANSeg(nn.Module):
         return self.num_trained_scales == self.num_scales
 
     def build_generator(self, scale: int) -> SinGANGenerator:
-        """A fresh generator with the width of ``scale``."""
+        """A fresh generator with the width of ``scale``, in ``0..num_scales - 1``."""
+        scale = _integer("scale", scale, 0, self.num_scales - 1)
         features = features_at_scale(scale, self.base_features, self.max_features)
         return SinGANGenerator(self.spatial_dims, self.in_channels, features, self.num_layers, self.kernel_size)
 
     def add_scale(self, generator: SinGANGenerator, noise_amplitude: float | torch.Tensor, noise: torch.Tensor) -> None:
-        """Freeze ``generator`` as the next scale, with its noise amplitude and reconstruction noise."""
+        """Freeze ``generator`` as the next scale, with its noise amplitude and reconstruction noise.
+
+        Raises:
+            ValueError: the pyramid is complete, the noise has another shape than ``(1, channels, *scale shape)``,
+                or the amplitude is not one finite number >= 0.
+            TypeError: ``generator`` is not a :class:`SinGANGenerator` or ``noise`` not a tensor.
+        """
         scale = self.num_trained_scales
+        if scale == self.num_scales:
+            raise ValueError(f"the pyramid already has all its {self.num_scales} scales.")
+        if not isinstance(generator, SinGANGenerator):
+            raise TypeError(f"generator must be a SinGANGenerator, got {type(generator).__name__}.")
+        if not isinstance(noise, torch.Tensor):
+            raise TypeError(f"noise must be a tensor, got {type(noise).__name__}.")
         expected = (1, self.in_channels, *self.scale_shapes[scale])
-        assert tuple(noise.shape) == expected, f"reconstruction noise {tuple(noise.shape)} != {expected}"
+        if tuple(noise.shape) != expected:
+            raise ValueError(f"reconstruction noise of scale {scale} must have shape {expected}, got "
+                             f"{tuple(noise.shape)}.")
+        checked = torch.as_tensor(noise_amplitude).detach()
+        if checked.numel() != 1 or not bool(torch.isfinite(checked).all()) or float(checked) < 0:
+            raise ValueError(f"noise_amplitude of scale {scale} must be one finite number >= 0, got "
+                             f"{checked.tolist()}.")
         generator.requires_grad_(False).train(False)
         self.generators.append(generator.to(memory_format=_fast_memory_format(next(generator.parameters()).device,
                                                                               self.spatial_dims)))
@@ -140,9 +206,7 @@ class SinGANSeg(nn.Module):
     def _shapes_for(self, output_shape: Sequence[int] | None) -> list[tuple[int, ...]]:
         if output_shape is None:
             return list(self.scale_shapes)
-        output_shape = tuple(int(s) for s in output_shape)
-        if len(output_shape) != self.spatial_dims:
-            raise ValueError(f"output_shape must have {self.spatial_dims} dimensions, got {output_shape}.")
+        output_shape = _shape("output_shape", output_shape, self.spatial_dims)
         # Fully convolutional: every scale's noise map grows by the same ratio (the reference's scale_v, scale_h).
         ratios = [o / s for o, s in zip(output_shape, self.scale_shapes[-1])]
         shapes = [tuple(max(1, round(s * r)) for s, r in zip(shape, ratios)) for shape in self.scale_shapes]
@@ -184,14 +248,16 @@ class SinGANSeg(nn.Module):
             ``(num_samples, channels, *shape)`` stacks in [-1, 1] channels; decode them with :meth:`decode`.
 
         Raises:
-            ValueError: ``num_samples < 1``, ``start_scale`` out of range, or an untrained pyramid.
+            ValueError: ``num_samples < 1``, ``start_scale`` out of range, an ``output_shape`` of other dimensions
+                or sizes below 1, or an untrained pyramid.
+            TypeError: a count or scale that is not an integer, a ``generator`` that is not a ``torch.Generator``.
         """
-        if num_samples < 1:
-            raise ValueError(f"num_samples must be at least 1, got {num_samples}.")
+        num_samples = _integer("num_samples", num_samples, 1)
         if self.num_trained_scales == 0:
             raise ValueError("the pyramid has no trained scale yet.")
-        if not 0 <= start_scale < self.num_trained_scales:
-            raise ValueError(f"start_scale must lie in 0..{self.num_trained_scales - 1}, got {start_scale}.")
+        start_scale = _integer("start_scale", start_scale, 0, self.num_trained_scales - 1)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}.")
         if output_shape is not None and start_scale != 0:
             raise ValueError("output_shape other than the training shape needs start_scale=0.")
         shapes = self._shapes_for(output_shape)
@@ -205,19 +271,60 @@ class SinGANSeg(nn.Module):
 
     @torch.no_grad()
     def reconstruct(self, num_scales: int | None = None) -> torch.Tensor:
-        """The reconstruction of the training stack from the fixed noise, ``(1, channels, *training_shape)``."""
-        num_scales = self.num_trained_scales if num_scales is None else num_scales
-        if num_scales < 1:
+        """The reconstruction of the training stack from the fixed noise, ``(1, channels, *shape of the last scale)``.
+
+        Args:
+            num_scales: run the coarsest this many scales, in ``1..num_trained_scales`` (default: all trained).
+
+        Raises:
+            ValueError: an untrained pyramid or ``num_scales`` out of range.
+            TypeError: ``num_scales`` is not an integer.
+        """
+        if self.num_trained_scales == 0:
             raise ValueError("the pyramid has no trained scale yet.")
+        if num_scales is None:
+            num_scales = self.num_trained_scales
+        num_scales = _integer("num_scales", num_scales, 1, self.num_trained_scales)
         return self.run_scales(self.reconstruction_noise[:num_scales], self.scale_shapes[:num_scales])
 
     def run_scales(self, noises: Sequence[torch.Tensor], shapes: Sequence[Sequence[int]]) -> torch.Tensor:
-        """Run the coarsest ``len(noises)`` generators on the given noise maps."""
+        """Run the coarsest ``len(noises)`` generators on the given noise maps.
+
+        Args:
+            noises: one ``(N, channels, *shapes[k])`` map per scale, at most ``num_trained_scales``.
+            shapes: the spatial shape of every scale run.
+
+        Raises:
+            ValueError: more noise maps than trained scales, fewer shapes than maps, or a map of another shape.
+        """
+        if not 1 <= len(noises) <= self.num_trained_scales:
+            raise ValueError(f"noises must hold 1..{self.num_trained_scales} maps (one per trained scale), got "
+                             f"{len(noises)}.")
+        if len(shapes) < len(noises):
+            raise ValueError(f"shapes must give one shape per noise map: {len(shapes)} shapes, {len(noises)} maps.")
+        for k, z in enumerate(noises):
+            expected = (self.in_channels, *(int(s) for s in shapes[k]))
+            if z.ndim != self.spatial_dims + 2 or tuple(z.shape[1:]) != expected:
+                raise ValueError(f"noise map {k} must have shape (N, {', '.join(map(str, expected))}), got "
+                                 f"{tuple(z.shape)}.")
         stack = run_generators(self.generators, self.noise_amplitudes, noises, shapes, self.scale_factor)
         return stack.contiguous()
 
     def decode(self, stack: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Image in the input's range and dtype, label map of valid values (see :meth:`ChannelLayout.decode`)."""
+        """Image in the input's range and dtype, label map of valid values (see :meth:`ChannelLayout.decode`).
+
+        Args:
+            stack: ``(N, channels, *spatial)`` or ``(channels, *spatial)`` stacks from :meth:`sample`.
+
+        Raises:
+            TypeError: ``stack`` is not a tensor.
+            ValueError: ``stack`` has another number of dimensions or channels.
+        """
+        if not isinstance(stack, torch.Tensor):
+            raise TypeError(f"stack must be a tensor from sample(), got {type(stack).__name__}.")
+        if stack.ndim not in (self.spatial_dims + 1, self.spatial_dims + 2):
+            raise ValueError(f"stack must have shape (N, {self.in_channels}, *spatial) or ({self.in_channels}, "
+                             f"*spatial) with {self.spatial_dims} spatial dimensions, got {tuple(stack.shape)}.")
         return self.layout.decode(stack)
 
     def config(self) -> dict[str, Any]:

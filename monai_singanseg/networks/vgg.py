@@ -9,12 +9,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from monai_singanseg.networks.weight_files import hub_checkpoint_path, missing_weights_message
+from monai_singanseg.networks.weight_files import WeightsFile, hub_checkpoint_path
 
 __all__ = ["VGG19Features", "VGG19_LAYER_NAMES", "VGG19_WEIGHTS_FILE", "default_vgg19_weights_path"]
 
 VGG19_WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"
 VGG19_WEIGHTS_URL = f"https://download.pytorch.org/models/{VGG19_WEIGHTS_FILE}"
+VGG19_WEIGHTS = WeightsFile(
+    "VGG19 ImageNet weights", VGG19_WEIGHTS_FILE, VGG19_WEIGHTS_URL, "weights_path",
+    "the 'fourier' and 'histogram' style methods need no weights; ",
+)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -65,7 +69,8 @@ class VGG19Features(nn.Module):
         requires_grad: whether the parameters are trainable.
 
     Raises:
-        ValueError: when a name in ``layers`` is not a VGG19 layer, or the weights file has no ``features.*`` keys.
+        ValueError: when a name in ``layers`` is not a VGG19 layer, or the weights file is unreadable or not
+            torchvision's VGG19 state dict.
         FileNotFoundError: when ``pretrained`` and the weights file does not exist; the message names the file, the
             download address and where to put it.
 
@@ -122,19 +127,10 @@ class VGG19Features(nn.Module):
 
         Raises:
             FileNotFoundError: when ``path`` does not exist.
-            ValueError: when the file holds no ``features.*`` tensors.
+            ValueError: when the file is unreadable (empty, truncated, not a torch file) or lacks a ``features.*``
+                tensor of VGG19, holds one of another shape or with NaN or Inf.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(missing_weights_message(
-                path, "VGG19 ImageNet weights", VGG19_WEIGHTS_FILE, VGG19_WEIGHTS_URL, "weights_path",
-                "the 'fourier' and 'histogram' style methods need no weights; ",
-            ))
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        features = {key: value for key, value in state.items() if key.startswith("features.")}
-        if not features:
-            raise ValueError(f"'{path}' holds no 'features.*' tensors: it is not torchvision's VGG19 state dict.")
-        self.load_state_dict(features, strict=True)
+        self.load_state_dict(VGG19_WEIGHTS.load(path, self.state_dict(), prefix="features."), strict=True)
 
     def forward(self, x: torch.Tensor, layers: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         """Run the trunk up to the deepest requested layer.

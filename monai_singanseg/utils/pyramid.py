@@ -11,7 +11,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["PyramidSpec", "compute_pyramid", "features_at_scale", "iterations_per_scale", "upsampled_shape"]
+__all__ = [
+    "PyramidSpec",
+    "compute_pyramid",
+    "features_at_scale",
+    "iterations_per_scale",
+    "smallest_scale_size",
+    "upsampled_shape",
+]
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,22 @@ def features_at_scale(scale: int, base_features: int = 32, max_features: int = 1
     if scale < 0:
         raise ValueError(f"scale must be >= 0, got {scale}.")
     return min(base_features * 2 ** (scale // 4), max_features)
+
+
+def smallest_scale_size(num_layers: int = 5, kernel_size: int = 3) -> int:
+    """The smallest side a scale can have for the critic: ``max(num_layers * (kernel_size - 1) + 1, 2)``.
+
+    The critic stacks ``num_layers`` unpadded convolutions, each taking ``kernel_size - 1`` pixels off every side
+    length, and needs one output pixel (11 px with the reference's 5 layers of 3x3). Its BatchNorm layers, trained on
+    a batch of one, also need more than one value per channel, which only matters for ``kernel_size=1``. The
+    generator pads its input by the same amount, so it runs at any size.
+
+    Example::
+
+        >>> smallest_scale_size(5, 3)
+        11
+    """
+    return max(num_layers * (kernel_size - 1) + 1, 2)
 
 
 def iterations_per_scale(iterations: int, finest_iterations: int, num_scales: int) -> tuple[int, ...]:
