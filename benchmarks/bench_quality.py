@@ -386,8 +386,9 @@ def main() -> int:
     parser.add_argument("--faithful-seeds", type=int, nargs="+", default=[0, 1], help="seeds of the faithful rows")
     parser.add_argument("--candidate", action="append", default=[], help="a fast row: a recipe name (e.g. fast) or "
                         "NAME=field:value,... on top of the base settings (recipe:NAME applies a recipe first)")
-    parser.add_argument("--rows", nargs="+", help="train only these rows now (to split the work over processes); "
-                        "the report then covers the rows whose models all exist")
+    parser.add_argument("--rows", nargs="+", help="train only these rows now (to split the work over processes), by "
+                        "name or model folder name (faithful_seed_0), or none; the report then covers the rows whose "
+                        "models all exist")
     parser.add_argument("--num-samples", type=int, default=50, help="samples per model for the quality figures")
     parser.add_argument("--sampling-pairs", type=int, default=20, help="RandSinGANSegd pairs timed per model")
     parser.add_argument("--grid-samples", type=int, default=5, help="samples per row in the grids")
@@ -409,6 +410,14 @@ def main() -> int:
         name, candidate = parse_candidate(text, base)
         settings[name] = candidate
     faithful_rows = [r for r in settings if r.startswith("faithful seed")]
+    if args.rows:
+        # A row by its name or its model folder's ("faithful_seed_0"); "none" trains nothing (report only).
+        by_folder = {row.replace(" ", "_"): row for row in settings}
+        unknown = [r for r in args.rows if r not in settings and r not in by_folder and r != "none"]
+        if unknown:
+            parser.error(f"--rows {' '.join(unknown)}: no such row; the rows are {sorted(settings)} "
+                         "(or their folder names, with _ for spaces), or none to train nothing.")
+        args.rows = [by_folder.get(r, r) for r in args.rows]
     if len(faithful_rows) < 2:
         parser.error("give at least two --faithful-seeds: their spread is the noise floor.")
     reference = import_reference(args.reference_path) if args.reference_path else None

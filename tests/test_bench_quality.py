@@ -88,3 +88,9 @@ def test_benchmark_trains_scores_and_reuses_models(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out" / "grids").iterdir()) == ["a.png", "b.png"]
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "training" not in again.stdout  # every model is reused
+    # --rows takes row names or their folder names, and refuses a name that would silently train nothing.
+    wrong = subprocess.run([*command, "--rows", "faithful_seed_9"], capture_output=True, text=True, timeout=600)
+    assert wrong.returncode == 2 and "--rows faithful_seed_9: no such row" in wrong.stderr
+    by_folder = subprocess.run([*command, "--rows", "faithful_seed_0", "--no-report"], capture_output=True, text=True,
+                               timeout=600)
+    assert by_folder.returncode == 0 and "training" not in by_folder.stdout
