@@ -21,7 +21,7 @@ from monai_singanseg.networks.grouping import split_state_dict, stack_state_dict
 from monai_singanseg.networks.singanseg import SinGANSeg, run_generators
 from monai_singanseg.settings import SinGANSegSettings, available_device
 from monai_singanseg.utils.layout import ChannelLayout
-from monai_singanseg.utils.pyramid import compute_pyramid, features_at_scale
+from monai_singanseg.utils.pyramid import compute_pyramid, features_at_scale, smallest_scale_size
 from monai_singanseg.utils.resize import resize, upsample_to_scale
 
 __all__ = ["SinGANSegTrainer", "fingerprint", "real_pyramid"]
@@ -87,6 +87,13 @@ class SinGANSegTrainer:
         if len({(spec.scale_shapes, layout.channels) for spec, layout in zip(specs, layouts)}) > 1:
             raise ValueError("stacks trained together need the same pyramid shapes and channel count: bucket them by "
                              "compute_pyramid(shape).scale_shapes first.")
+        smallest = smallest_scale_size(settings.num_layers, settings.kernel_size)
+        if min(specs[0].scale_shapes[0]) < smallest:
+            # A very elongated image: its longest side shrunk to max_size leaves the short side below the critic's
+            # receptive field, which would fail deep in a convolution.
+            raise ValueError(f"an image of spatial shape {tuple(stacks[0].shape[1:])} gives a coarsest scale of "
+                             f"{specs[0].scale_shapes[0]}, smaller than the critic's {smallest} px on a side: raise "
+                             "max_size, or crop the image to a less elongated shape.")
         self.settings, self.layouts, self.seeds = settings, layouts, seeds
         self.num_models, self.channels = len(stacks), layouts[0].channels
         self.spatial_dims = layouts[0].spatial_dims
