@@ -135,7 +135,8 @@ def _train_together(
 
 
 def _train_batch(
-    batch: Sequence[FleetItem], bank: Path, settings: SinGANSegSettings, label_threshold: float | str | None, progress: bool,
+    batch: Sequence[FleetItem], bank: Path, settings: SinGANSegSettings, label_threshold: float | str | None,
+    progress: bool,
     label_values: Sequence[float] | None = None,
 ) -> list[dict[str, Any]]:
     loaded = [_load(item, label_threshold, label_values) for item in batch]

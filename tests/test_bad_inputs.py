@@ -105,7 +105,8 @@ CASES = [
     ("train iterations not int", _train("--iterations", "2.5"), "invalid int value"),
     ("train negative lr", _train("--lr-generator", "-1"), "--lr-generator must be a finite number > 0"),
     ("train max below min", _train("--max-size", "12", "--min-size", "16"), "--max-size must be >= 16"),
-    ("train label encoding", _train("--label-encoding", "rgb"), "--label-encoding must be one of auto, binary, onehot, spread"),
+    ("train label encoding", _train("--label-encoding", "rgb"),
+     "--label-encoding must be one of auto, binary, onehot, spread"),
     ("train unknown recipe", _train("--recipe", "quick"), "invalid choice: 'quick'"),
     ("train unknown device", _train("--device", "gpu"), "gpu"),
     # sample

@@ -51,7 +51,8 @@ class RandSinGANSegd(RandomizableTransform, MapTransform):
     pyramids are ``(H, W)``: ``reverse_indexing=None`` tells them apart by their aspect ratio (set it for squares).
     As in MONAI's dictionary transforms, this wrapper owns ``prob`` and draws whether to replace; the wrapped array
     transform (``prob=1.0``) draws which pyramid, the start scale and the noise seed. ``set_random_state`` seeds
-    both, so MONAI's DataLoader seeding and ``set_determinism`` make runs reproducible. Pyramids load lazily in each worker (see :class:`~monai_singanseg.data.SinGANSegBank`).
+    both, so MONAI's DataLoader seeding and ``set_determinism`` make runs reproducible. Pyramids load lazily in each
+    worker (see :class:`~monai_singanseg.data.SinGANSegBank`).
 
     Args:
         keys: the image key and the label key, in that order.
