@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import math
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import fields
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import torch
 
+from monai_singanseg.data.writers import write_atomically
 from monai_singanseg.networks.singanseg import SinGANSeg
 from monai_singanseg.networks.weight_files import read_torch_file
 from monai_singanseg.settings import SinGANSegSettings, validate_settings
@@ -34,18 +34,7 @@ class CheckpointError(ValueError):
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename: a crash never leaves a half file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda f: torch.save(obj, f))
 
 
 def save_pyramid(model: SinGANSeg, path: str | os.PathLike, **extra: Any) -> None:

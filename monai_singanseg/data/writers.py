@@ -8,9 +8,9 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import nibabel as nib
 import numpy as np
@@ -20,8 +20,8 @@ from PIL import Image
 
 from monai_singanseg.data.io import FileFormat
 
-__all__ = ["resized_affine", "temporary_target", "to_uint8_rgb", "write_bytes", "write_json", "write_nifti",
-           "write_pair", "write_png"]
+__all__ = ["resized_affine", "temporary_target", "to_uint8_rgb", "write_atomically", "write_bytes", "write_json",
+           "write_nifti", "write_pair", "write_png"]
 
 # nibabel's own default: NIfTI volumes compress well at level 1 and level 9 costs several times the time.
 _NIFTI_COMPRESSLEVEL = 1
@@ -36,10 +36,12 @@ def temporary_target(name: str) -> str | None:
     return match["name"] if match else None
 
 
-def write_bytes(data: bytes, path: str | os.PathLike) -> Path:
-    """Write ``data`` to a temporary file beside ``path``, then rename it: a killed process never leaves half a file.
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> Path:
+    """Call ``write`` on a temporary file beside ``path``, then rename it: a killed process never leaves half a file.
 
-    The temporary file is ``.<name>.<random>.tmp`` in the same folder (a rename within one file system is atomic).
+    The one atomic writer of the package (samples, datalists, summaries, checkpoints). The temporary file is
+    ``.<name>.<random>.tmp`` in the same folder (a rename within one file system is atomic); it is flushed to disk
+    before the rename, and removed if ``write`` fails, leaving any earlier ``path`` as it was.
 
     Returns:
         The path written.
@@ -49,12 +51,19 @@ def write_bytes(data: bytes, path: str | os.PathLike) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_bytes(data: bytes, path: str | os.PathLike) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`write_atomically`)."""
+    return write_atomically(path, lambda f: f.write(data))
 
 
 def write_json(data: Any, path: str | os.PathLike, indent: int = 2) -> Path:
