@@ -175,7 +175,8 @@ augment = RandStyleTransferd(keys="image", style_key="real", prob=0.8, methods=(
 augment.set_random_state(seed=1)
 for i in range(4):
     out = augment(sample)["image"]
-    print(f"draw {i}: {out.meta.get('style_transfer', 'not restyled')}")
+    record = out.meta["style_transfer"]  # written restyled or not, so collated batches keep it
+    print(f"draw {i}:", f"{record['method']} (beta {record['beta']})" if record["applied"] else "not restyled")
 
 # %% [markdown]
 # ## A whole synthetic dataset: `monai-singanseg style`

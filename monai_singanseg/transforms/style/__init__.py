@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from monai_singanseg.transforms.style.array import STYLE_META_KEY, StyleTransfer
+from monai_singanseg.transforms.style.array import (
+    STYLE_META_KEY,
+    RandStyleTransfer,
+    StyleTransfer,
+    random_style_record,
+)
 from monai_singanseg.transforms.style.dictionary import (
-    RandStyleTransferd,
     RandStyleTransferD,
+    RandStyleTransferd,
     RandStyleTransferDict,
-    StyleTransferd,
     StyleTransferD,
+    StyleTransferd,
     StyleTransferDict,
 )
 
 __all__ = [
     "STYLE_META_KEY",
+    "RandStyleTransfer",
     "RandStyleTransferD",
     "RandStyleTransferDict",
     "RandStyleTransferd",
@@ -21,4 +27,5 @@ __all__ = [
     "StyleTransferD",
     "StyleTransferDict",
     "StyleTransferd",
+    "random_style_record",
 ]

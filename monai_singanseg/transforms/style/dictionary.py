@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 
+import numpy as np
 from monai.config import KeysCollection, NdarrayOrTensor
-from monai.data.meta_obj import get_track_meta
 from monai.transforms import MapTransform, RandomizableTransform
-from monai.utils import convert_to_tensor
 
 from monai_singanseg.style import gatys
-from monai_singanseg.style.dispatch import StyleMethod, style_method
-from monai_singanseg.transforms.style.array import StyleTransfer
+from monai_singanseg.style.dispatch import StyleMethod
+from monai_singanseg.transforms.style.array import RandStyleTransfer, StyleTransfer
 
 __all__ = [
-    "StyleTransferd",
-    "StyleTransferD",
-    "StyleTransferDict",
-    "RandStyleTransferd",
     "RandStyleTransferD",
     "RandStyleTransferDict",
+    "RandStyleTransferd",
+    "StyleTransferD",
+    "StyleTransferDict",
+    "StyleTransferd",
 ]
 
 
@@ -83,12 +82,13 @@ class StyleTransferd(MapTransform):
 
 
 class RandStyleTransferd(RandomizableTransform, MapTransform):
-    """Restyle ``keys`` from ``style_key`` with probability ``prob``, drawing the method and the ratio.
+    """Dictionary-based :class:`~monai_singanseg.transforms.style.array.RandStyleTransfer`: restyle ``keys`` from
+    ``style_key`` with probability ``prob``, drawing the method and the ratio.
 
-    Thambawita et al., "SinGAN-Seg", PLoS ONE 2022, compared content:style ratios 1:1 and 1:1000; drawing among
-    them (or among methods) augments the synthetic data. The draw comes from ``self.R`` and is handed to a
-    deterministic :class:`StyleTransferd`, so a fixed seed gives a fixed result. All keys of one sample get the
-    same draw.
+    As in MONAI's dictionary transforms, this wrapper owns ``prob`` and draws whether to restyle; the wrapped array
+    transform (``prob=1.0``) draws the method and the ratio, once per sample for all keys. ``set_random_state``
+    seeds both. Every MetaTensor output, restyled or not, records the draw (``applied`` and the settings, the same
+    keys for every method), so collated batches keep it.
 
     Args:
         keys: keys of the images to restyle.
@@ -106,6 +106,7 @@ class RandStyleTransferd(RandomizableTransform, MapTransform):
 
     Raises:
         ValueError: when ``methods`` or ``ratios`` is empty, or a method or ratio is invalid.
+        KeyError: at call time, when ``style_key`` is missing from the data.
 
     Example::
 
@@ -118,7 +119,7 @@ class RandStyleTransferd(RandomizableTransform, MapTransform):
         True
     """
 
-    backend = StyleTransfer.backend
+    backend = RandStyleTransfer.backend
 
     def __init__(
         self,
@@ -135,54 +136,28 @@ class RandStyleTransferd(RandomizableTransform, MapTransform):
     ) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
         RandomizableTransform.__init__(self, prob)
-        methods = [methods] if isinstance(methods, str) else methods
-        self.methods = [style_method(method) for method in methods]
-        if not self.methods:
-            raise ValueError("methods must name at least one style method.")
-        if ratios is not None and (len(ratios) == 0 or min(ratios) < 0):
-            raise ValueError(f"ratios must be a non-empty sequence of values >= 0, got {ratios}.")
-        if StyleMethod.GATYS in self.methods and engine is None:
-            engine = gatys.StyleTransfer()
         self.style_key = style_key
-        self.ratios = None if ratios is None else [float(ratio) for ratio in ratios]
-        self.image_channels = image_channels
-        self.intensity_range = intensity_range
-        self.engine = engine
-        self.beta = beta
-        self._method = self.methods[0]
-        self._ratio: float | None = None
+        self.rand_style = RandStyleTransfer(1.0, methods, ratios, image_channels, intensity_range, engine, beta)
 
-    def randomize(self, data: None = None) -> None:
-        """Draw whether to restyle, then the method and the ratio.
-
-        Args:
-            data: unused, for the MONAI interface.
-        """
-        super().randomize(None)
-        if not self._do_transform:
-            return
-        self._method = self.methods[self.R.randint(len(self.methods))]
-        self._ratio = None if self.ratios is None else self.ratios[self.R.randint(len(self.ratios))]
+    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None
+                         ) -> RandStyleTransferd:
+        super().set_random_state(seed, state)
+        self.rand_style.set_random_state(seed, state)
+        return self
 
     def __call__(self, data: Mapping[Hashable, NdarrayOrTensor]) -> dict[Hashable, NdarrayOrTensor]:
         d = dict(data)
         self.randomize(None)
         if not self._do_transform:
             for key in self.key_iterator(d):
-                d[key] = convert_to_tensor(d[key], track_meta=get_track_meta())
+                d[key] = self.rand_style.keep(d[key])
             return d
-        twin = StyleTransferd(
-            keys=self.keys,
-            style_key=self.style_key,
-            method=self._method,
-            image_channels=self.image_channels,
-            intensity_range=self.intensity_range,
-            engine=self.engine,
-            ratio=self._ratio,
-            beta=self.beta,
-            allow_missing_keys=self.allow_missing_keys,
-        )
-        return twin(d)
+        self.rand_style.randomize(None)
+        for key in self.key_iterator(d):
+            if self.style_key not in d:
+                raise KeyError(f"style_key '{self.style_key}' is not in the data (keys: {list(d)}).")
+            d[key] = self.rand_style(d[key], d[self.style_key], randomize=False)
+        return d
 
 
 StyleTransferD = StyleTransferDict = StyleTransferd
