@@ -169,17 +169,28 @@ def training_stack(image: np.ndarray, mask: np.ndarray, settings: SinGANSegSetti
     return real_pyramid(layout.encode(image, mask).float().unsqueeze(0), spec.scale_shapes, spec.first_shape)[-1]
 
 
+def _reference_reals(reference: Any, image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings
+                     ) -> tuple[list[torch.Tensor], Any]:
+    rgba = np.concatenate([image, mask], axis=0).transpose(1, 2, 0)
+    with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
+        opt = _reference_options(reference, settings, folder)
+        real = reference["functions"].adjust_scales2image(reference["functions"].np2torch(rgba, opt), opt)
+        return reference["functions"].creat_reals_pyramid(real, [], opt), opt
+
+
+def reference_real_pyramid(reference: Any, image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings
+                           ) -> list[torch.Tensor]:
+    """The reference's real stack at every scale, coarsest first, as its ``creat_reals_pyramid`` builds it."""
+    return _reference_reals(reference, image, mask, settings)[0]
+
+
 def reference_training_stack(reference: Any, image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings
                              ) -> tuple[torch.Tensor, Callable[[torch.Tensor, Sequence[int]], torch.Tensor]]:
     """The reference's own finest real stack and its upsampling between scales (``imresize``: a uint8 round trip).
 
     Its generators learnt on these: scored with our resizing instead, they lose about 0.01 MSE per scale.
     """
-    rgba = np.concatenate([image, mask], axis=0).transpose(1, 2, 0)
-    with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
-        opt = _reference_options(reference, settings, folder)
-        real = reference["functions"].adjust_scales2image(reference["functions"].np2torch(rgba, opt), opt)
-        reals = reference["functions"].creat_reals_pyramid(real, [], opt)
+    reals, opt = _reference_reals(reference, image, mask, settings)
 
     def upsample(x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
         # Its imresize takes one image at a time.
