@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from monai_singanseg.networks import SinGANDiscriminator, SinGANGenerator
+from monai_singanseg.networks import SinGANCritic, SinGANGenerator
 from monai_singanseg.networks.blocks import init_singan_weights_
 
 
@@ -19,7 +19,7 @@ def test_generator_keeps_shape_and_adds_previous(spatial_dims, shape):
 
 @pytest.mark.parametrize("spatial_dims, shape, expected", [(2, (26, 37), (16, 27)), (3, (14, 12, 16), (4, 2, 6))])
 def test_critic_scores_every_11_pixel_patch(spatial_dims, shape, expected):
-    d = SinGANDiscriminator(spatial_dims, in_channels=4, features=8)
+    d = SinGANCritic(spatial_dims, in_channels=4, features=8)
     assert d(torch.randn(2, 4, *shape)).shape == (2, 1, *expected)
 
 
@@ -41,3 +41,10 @@ def test_reference_initialisation_statistics():
 def test_rejects_unsupported_spatial_dims():
     with pytest.raises(ValueError, match="spatial_dims"):
         SinGANGenerator(1, 3)
+
+
+def test_old_names_of_the_critic_still_import() -> None:
+    from monai_singanseg.networks import SinGANDiscriminator
+    from monai_singanseg.networks.discriminator import SinGANDiscriminator as old_module_name
+
+    assert SinGANDiscriminator is old_module_name is SinGANCritic
