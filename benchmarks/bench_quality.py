@@ -55,7 +55,7 @@ from monai_singanseg.cli.settings_args import add_settings_arguments, settings_f
 from monai_singanseg.data.io import load_training_pair  # noqa: E402
 from monai_singanseg.data.reference_import import convert_reference_run  # noqa: E402
 from monai_singanseg.engines.trainer import SinGANSegTrainer, real_pyramid  # noqa: E402
-from monai_singanseg.evaluation.figures import overlay_mask  # noqa: E402
+from monai_singanseg.visualize.figures import overlay_mask  # noqa: E402
 from monai_singanseg.metrics import SlicedWassersteinDistance, diversity_score  # noqa: E402
 from monai_singanseg.metrics.mask_statistics import count_connected_components  # noqa: E402
 from monai_singanseg.metrics.memorisation import nearest_real  # noqa: E402

@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ from monai_singanseg.data.fleet import (
     CheckpointStatus, FleetItem, bucket_batches, checkpoint_status, list_training_items, plan_fleet, shard_items,
 )
 from monai_singanseg.data.phantom import endoscopy_phantom
+from monai_singanseg.engines.fleet import STOP_AFTER_CHECKPOINT
 from monai_singanseg.networks import SinGANSeg
 from monai_singanseg.settings import SinGANSegSettings
 from monai_singanseg.train_many import main, summary_path, train_many
@@ -219,18 +220,19 @@ def test_two_torchrun_ranks_train_every_image_exactly_once(tmp_path):
 
 def test_killed_run_resumes_without_losing_or_retraining_models(tmp_path):
     data, bank = _dataset(tmp_path / "data", ["p1", "p2", "p3"]), tmp_path / "bank"
-    # More iterations than elsewhere so the run is still mid-way when the test notices the first files.
-    command = [sys.executable, "-m", "monai_singanseg.train_many", "--data", str(data), "--out", str(bank), *FLAGS,
-               "--iterations", "12"]
-    run = subprocess.Popen(command, env=_subprocess_env(), cwd=tmp_path, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, text=True)
+    command = [sys.executable, "-m", "monai_singanseg.train_many", "--data", str(data), "--out", str(bank), *FLAGS]
+    # The run stops itself right after writing p2's first scale (p1 then complete): killed at exactly that point.
+    env = {**_subprocess_env(), STOP_AFTER_CHECKPOINT: "p2.pt"}
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr:
+        run = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=stderr)
+    watchdog = threading.Timer(120, run.kill)  # a run that never reaches p2 fails the test instead of hanging it
+    watchdog.start()
     try:
-        deadline = time.monotonic() + 60
-        while not (bank / "p2.pt").exists() or _status(bank, "p1") != CheckpointStatus.COMPLETE:
-            assert run.poll() is None, f"the run ended before it could be interrupted: {run.stderr.read()[-2000:]}"
-            assert time.monotonic() < deadline, "no checkpoint appeared within 60 s"
-            time.sleep(0.02)
+        _, status = os.waitpid(run.pid, os.WUNTRACED)
+        assert os.WIFSTOPPED(status), f"the run ended before it could be interrupted: {log.read_text()[-2000:]}"
     finally:
+        watchdog.cancel()
         run.kill()
         run.wait()
     first_written = (bank / "p1.pt").stat().st_mtime_ns

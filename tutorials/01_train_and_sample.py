@@ -43,7 +43,7 @@ from monai_singanseg.data import endoscopy_phantom, list_training_items, load_tr
 from monai_singanseg.data.writers import write_png
 from monai_singanseg.engines import train_singanseg
 from monai_singanseg.utils.pyramid import compute_pyramid
-from monai_singanseg.utils.visualize import sample_grid
+from monai_singanseg.visualize.figures import sample_grid
 
 
 def show(path):

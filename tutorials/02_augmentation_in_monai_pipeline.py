@@ -53,7 +53,7 @@ from monai_singanseg.data import SinGANSegBank, endoscopy_phantom, list_training
 from monai_singanseg.data.writers import to_uint8_rgb, write_png
 from monai_singanseg.train_many import train_many
 from monai_singanseg.transforms import QuantizeLabeld, RandSinGANSegd
-from monai_singanseg.utils.visualize import sample_grid
+from monai_singanseg.visualize.figures import sample_grid
 
 
 

@@ -48,7 +48,7 @@ from monai_singanseg.data.writers import to_uint8_rgb, write_png
 from monai_singanseg.engines import train_singanseg
 from monai_singanseg.style import StyleTransfer, style_transfer
 from monai_singanseg.transforms import RandStyleTransferd, StyleTransferd
-from monai_singanseg.utils.visualize import sample_grid
+from monai_singanseg.visualize.figures import sample_grid
 
 
 def show(path):

@@ -48,7 +48,7 @@ from monai_singanseg import SinGANSeg
 from monai_singanseg.apps.mri import find_cases, read_datalist, read_series_headers, write_dicom_series
 from monai_singanseg.data import load_image
 from monai_singanseg.data.writers import write_png
-from monai_singanseg.utils.visualize import sample_grid
+from monai_singanseg.visualize.figures import sample_grid
 
 HAVE_DICOM = all(importlib.util.find_spec(name) for name in ("pydicom", "itk"))
 # How a case folder names its files: the BraTS 2015 layout of ../shared/data/brats/brats2015_2ch. BraTS 2020 would

@@ -1,4 +1,5 @@
-"""``monai-singanseg``: train, sample, and more; each subcommand lives in its own module."""
+"""``monai-singanseg`` (or ``python -m monai_singanseg``): train, sample, and more; each subcommand lives in its own
+module."""
 
 from __future__ import annotations
 

@@ -6,19 +6,20 @@ import argparse
 
 from monai_singanseg.cli.label_args import add_label_arguments
 from monai_singanseg.cli.settings_args import add_settings_arguments, settings_from_arguments
+from monai_singanseg.engines.fleet import launch, summary_path
 
 __all__ = ["DESCRIPTION", "add_arguments", "add_parser", "run"]
 
 DESCRIPTION = (
     "Train one SinGAN-Seg pyramid per image of a dataset into a bank folder of <image_id>.pt checkpoints. Running "
     "the same command again skips finished pyramids and resumes half-trained ones. Each image trains with its own "
-    "seed, derived from --seed and its id. On several GPUs: torchrun --nproc_per_node N -m "
-    "monai_singanseg.train_many ... --device cuda (each rank trains every N-th image)."
+    "seed, derived from --seed and its id. On several GPUs: torchrun --nproc_per_node N -m monai_singanseg "
+    "train-many ... --device cuda (each rank trains every N-th image)."
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The command's flags, shared by ``monai-singanseg train-many`` and ``python -m monai_singanseg.train_many``."""
+    """The command's flags (``monai-singanseg train-many``, ``python -m monai_singanseg train-many``)."""
     parser.add_argument("--data", required=True, help="a folder with images/ and masks/ (Kvasir-SEG layout, masks "
                         "matched by name stem) or a MONAI datalist JSON with image and label entries")
     parser.add_argument("--out", required=True, help="bank folder to write <image_id>.pt pyramids into")
@@ -38,12 +39,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from monai_singanseg.train_many import launch, summary_path
-
+    """Train this rank's share of ``--data`` into ``--out``; 1 when rank 0 finds pyramids still missing."""
     settings = settings_from_arguments(args)
     summary = launch(args.data, args.out, settings, args.models_per_batch, args.label_threshold,
-                     label_values=args.label_values,
-                     progress=not args.quiet)
+                     label_values=args.label_values, progress=not args.quiet)
     rank = summary["rank"]
     print(f"rank {rank}: trained {len(summary['trained'])} and skipped {len(summary['skipped'])} finished of "
           f"{len(summary['shard'])} images; summary in {summary_path(args.out, rank)}")

@@ -7,21 +7,22 @@ checkpoint flags; it trains nothing.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from monai_singanseg.data.io import image_id_of
 from monai_singanseg.data.checkpoint import read_checkpoint
-from monai_singanseg.data.io import load_image
+from monai_singanseg.data.datalist import read_datalist
+from monai_singanseg.data.io import image_id_of, load_image
 from monai_singanseg.settings import SinGANSegSettings
 from monai_singanseg.utils.pyramid import compute_pyramid
+from monai_singanseg.utils.seeds import keyed_seed
 
-__all__ = ["CheckpointStatus", "FleetItem", "FleetPlan", "bucket_batches", "checkpoint_status", "image_id_of",
-           "image_seed", "list_training_items", "plan_fleet", "pyramid_key", "read_spatial_shape", "shard_items"]
+__all__ = ["CheckpointStatus", "FleetItem", "FleetPlan", "bucket_batches", "checkpoint_path", "checkpoint_status",
+           "image_id_of", "image_seed", "list_training_items", "plan_fleet", "pyramid_key", "read_spatial_shape",
+           "shard_items"]
 
 # Files a folder dataset may hold; anything else (README, thumbnails.db, hidden files) is ignored.
 _PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -68,13 +69,18 @@ class FleetPlan:
 
 
 def image_seed(image_id: str, base_seed: int) -> int:
-    """The training seed of one image: ``base_seed`` mixed with a hash of its id.
+    """The training seed of one image: ``base_seed`` mixed with a hash of its id
+    (:func:`~monai_singanseg.utils.seeds.keyed_seed`).
 
     A model then depends neither on the rank, the batch nor the order it was trained in, so a resumed or resharded
     run trains the same model.
     """
-    digest = int(hashlib.sha256(image_id.encode()).hexdigest()[:8], 16)
-    return (base_seed + digest) % 2**31
+    return keyed_seed(image_id, base_seed)
+
+
+def checkpoint_path(bank: str | os.PathLike, image_id: str) -> Path:
+    """Where a bank keeps the pyramid of image ``image_id``: ``<bank>/<image_id>.pt``."""
+    return Path(bank) / f"{image_id}.pt"
 
 
 def _listing(names: Sequence[str]) -> str:
@@ -112,11 +118,9 @@ def _items_from_folder(folder: Path) -> list[FleetItem]:
 
 
 def _items_from_datalist(path: Path, data_list_key: str) -> list[FleetItem]:
-    from monai.data import load_decathlon_datalist
-
     try:
-        entries = load_decathlon_datalist(str(path), is_segmentation=True, data_list_key=data_list_key)
-    except (ValueError, KeyError, TypeError) as err:
+        entries = read_datalist(path, data_list_key)
+    except ValueError as err:
         raise ValueError(f"cannot read datalist {path}: {err}") from None
     if not entries or any("image" not in e for e in entries):
         raise ValueError(f"datalist {path} needs a non-empty {data_list_key!r} list of {{'image', 'label'}} entries.")
@@ -260,7 +264,7 @@ def plan_fleet(
         (0, [16, 16, 16])
     """
     shard = shard_items(items, rank, world_size)
-    status = {item.image_id: checkpoint_status(Path(bank) / f"{item.image_id}.pt") for item in shard}
+    status = {item.image_id: checkpoint_status(checkpoint_path(bank, item.image_id)) for item in shard}
     partial = [(item,) for item in shard if status[item.image_id] == CheckpointStatus.PARTIAL]
     fresh = [item for item in shard if status[item.image_id] == CheckpointStatus.MISSING]
     keys = [pyramid_key(read_spatial_shape(item.image), settings) for item in fresh]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import gzip
 import io
 import json
@@ -19,9 +20,10 @@ from monai.transforms.utils import scale_affine
 from PIL import Image
 
 from monai_singanseg.data.io import FileFormat
+from monai_singanseg.visualize.figures import to_uint8_rgb  # re-exported: its old home
 
-__all__ = ["resized_affine", "temporary_target", "to_uint8_rgb", "write_atomically", "write_bytes", "write_json",
-           "write_nifti", "write_pair", "write_png"]
+__all__ = ["remove_temporaries", "resized_affine", "temporary_target", "to_uint8_rgb", "write_atomically",
+           "write_bytes", "write_json", "write_nifti", "write_pair", "write_png"]
 
 # nibabel's own default: NIfTI volumes compress well at level 1 and level 9 costs several times the time.
 _NIFTI_COMPRESSLEVEL = 1
@@ -34,6 +36,22 @@ def temporary_target(name: str) -> str | None:
     ``grid.png``), or None for any other name; lets a folder's owner recognise what an interrupted run left."""
     match = _TEMPORARY_NAME.fullmatch(name)
     return match["name"] if match else None
+
+
+def remove_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that killed writes of ``path`` left beside it (see :func:`write_atomically`).
+
+    Only for a file that no other process is writing at the same time (e.g. a checkpoint owned by one rank): a
+    live writer's temporary file would be removed too.
+
+    Returns:
+        The files removed.
+    """
+    path = Path(path)
+    stale = [p for p in path.parent.glob(f".{glob.escape(path.name)}.*.tmp") if temporary_target(p.name) == path.name]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> Path:
@@ -69,22 +87,6 @@ def write_bytes(data: bytes, path: str | os.PathLike) -> Path:
 def write_json(data: Any, path: str | os.PathLike, indent: int = 2) -> Path:
     """Write plain data as JSON, atomically (see :func:`write_bytes`); a datalist is never left half-written."""
     return write_bytes(json.dumps(data, indent=indent).encode(), path)
-
-
-def to_uint8_rgb(image: torch.Tensor | np.ndarray, intensity_min: float | None = None, intensity_max: float | None = None) -> np.ndarray:
-    """A channel-first 2D image as ``H x W x 3`` uint8 for viewing: RGB kept, one channel greyed, others the first.
-
-    uint8 images are kept as they are; other dtypes are stretched from ``[intensity_min, intensity_max]`` (their own
-    range by default) to [0, 255].
-    """
-    array = np.asarray(image.detach().cpu() if isinstance(image, torch.Tensor) else image)
-    if array.dtype != np.uint8:
-        low = float(array.min()) if intensity_min is None else intensity_min
-        high = float(array.max()) if intensity_max is None else intensity_max
-        array = np.clip((array.astype(np.float64) - low) / max(high - low, 1e-12) * 255, 0, 255).round().astype(np.uint8)
-    if array.shape[0] == 3:
-        return np.ascontiguousarray(np.moveaxis(array, 0, -1))
-    return np.repeat(array[0][..., None], 3, axis=-1)
 
 
 def write_png(array: np.ndarray, path: str | os.PathLike) -> Path:

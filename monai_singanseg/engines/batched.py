@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from ignite.engine import Events
 
+from monai_singanseg.data.output_path import check_output_file
 from monai_singanseg.engines.trainer import SinGANSegTrainer
+from monai_singanseg.handlers.pyramid_checkpoint import PyramidCheckpoint
 from monai_singanseg.networks.singanseg import SinGANSeg
 from monai_singanseg.settings import SinGANSegSettings, validate_settings
 from monai_singanseg.utils.layout import ChannelLayout
@@ -30,6 +34,9 @@ def train_batched(
     seeds: Sequence[int] | None = None,
     label_values: Sequence[float] | None = None,
     progress: bool = False,
+    checkpoints: Sequence[str | os.PathLike] | None = None,
+    metadata: Sequence[Mapping[str, Any]] | None = None,
+    on_checkpoint: Callable[[Path], None] | None = None,
 ) -> list[SinGANSeg]:
     """Train one pyramid per image+label pair, all at once as grouped convolutions.
 
@@ -45,13 +52,17 @@ def train_batched(
         seeds: one seed per model (default: ``settings.seed`` for all).
         label_values: the valid label values (inferred per label when omitted).
         progress: show a progress bar per scale.
+        checkpoints: one file per model, written (by :class:`~monai_singanseg.handlers.PyramidCheckpoint`) once the
+            batch is complete; each is an ordinary finished checkpoint, as if its model had trained alone.
+        metadata: plain data kept in each model's checkpoint (source file, image id), one mapping per model.
+        on_checkpoint: called with each checkpoint file just written.
 
     Returns:
         One trained pyramid per pair, in order.
 
     Raises:
-        ValueError: no pairs, pairs with different pyramid shapes or channel counts, invalid pairs, or not one seed
-            per image.
+        ValueError: no pairs, pairs with different pyramid shapes or channel counts, invalid pairs, not one seed
+            per image, or not one writable checkpoint and one metadata mapping per image.
         TypeError: ``settings`` is not a :class:`SinGANSegSettings`, ``images``, ``labels`` or ``seeds`` is not a
             sequence, or a seed is not an integer.
     """
@@ -70,9 +81,20 @@ def train_batched(
         if len(seeds) != len(images):
             raise ValueError(f"seeds must give one seed per image: {len(seeds)} seeds for {len(images)} images.")
         seeds = [_checked_seed(index, seed) for index, seed in enumerate(seeds)]
+    if checkpoints is not None:
+        if isinstance(checkpoints, (str, bytes, os.PathLike)) or len(checkpoints) != len(images):
+            raise ValueError(f"checkpoints must give one file per image ({len(images)}), got {checkpoints!r}.")
+        # Checked before the first iteration: nothing that could fail after hours of training.
+        for path in checkpoints:
+            check_output_file(path, "checkpoints")
+    if metadata is not None and (checkpoints is None or len(metadata) != len(images)):
+        raise ValueError(f"metadata needs checkpoints and one mapping per image ({len(images)}), got "
+                         f"{len(metadata)} mappings.")
     layouts = [ChannelLayout.from_data(i, lab, settings.label_encoding, label_values) for i, lab in zip(images, labels)]
     stacks = [layout.encode(i, lab) for layout, i, lab in zip(layouts, images, labels)]
     trainer = SinGANSegTrainer(stacks, layouts, settings, seeds)
+    if checkpoints is not None:
+        PyramidCheckpoint(trainer, checkpoints, metadata, on_written=on_checkpoint).attach(trainer.engine)
     if progress:
         from ignite.handlers import ProgressBar
 

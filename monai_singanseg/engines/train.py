@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -38,6 +39,7 @@ def train_singanseg(
     progress: bool = False,
     log_every: int = 0,
     tensorboard_dir: str | os.PathLike | None = None,
+    on_checkpoint: Callable[[Path], None] | None = None,
 ) -> SinGANSeg:
     """Train a SinGAN-Seg pyramid on one channel-first image ``(C, *spatial)`` and label map ``(1, *spatial)``.
 
@@ -53,6 +55,7 @@ def train_singanseg(
         progress: show a progress bar per scale.
         log_every: log the losses every this many iterations (0: never).
         tensorboard_dir: write the losses for TensorBoard here (needs the ``tensorboard`` package).
+        on_checkpoint: called with ``checkpoint`` after every scale written to it.
 
     Returns:
         The trained pyramid.
@@ -87,7 +90,7 @@ def train_singanseg(
     trainer = SinGANSegTrainer(layout.encode(image, label), layout, settings)
     engine = trainer.engine
     if checkpoint is not None:
-        handler = PyramidCheckpoint(trainer, checkpoint, metadata)
+        handler = PyramidCheckpoint(trainer, checkpoint, metadata, on_written=on_checkpoint)
         finished = handler.resume()
         if finished:
             logger.info("resuming %s after scale %d of %d", checkpoint, finished - 1, trainer.spec.num_scales)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -232,8 +233,27 @@ class SinGANSegTrainer:
             raise ValueError("this trainer trains several pyramids: use pyramids().")
         return self.pyramids()[0]
 
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue after the last finished scale: plain data and tensors only."""
+    def state_dict(self, model: int | None = None) -> dict[str, Any]:
+        """Everything needed to continue after the last finished scale: plain data and tensors only.
+
+        Args:
+            model: for a trainer of several pyramids, the state of model ``model`` alone, as its own single-model
+                run records it once finished (its settings with its seed, its fingerprint and seed, the batch
+                size), without the resume state: a batch is saved only once it is complete.
+
+        Raises:
+            ValueError: ``model`` is not the index of one of the trained pyramids.
+        """
+        if model is not None:
+            if isinstance(model, bool) or not isinstance(model, int) or not 0 <= model < self.num_models:
+                raise ValueError(f"model must be an index in [0, {self.num_models}), got {model!r}.")
+            return {
+                "settings": replace(self.settings, seed=self.seeds[model]).to_dict(),
+                "fingerprints": [self.fingerprints[model]],
+                "seeds": [self.seeds[model]],
+                "complete": self.scale == self.spec.num_scales,
+                "models_in_batch": self.num_models,
+            }
         previous = self.previous
         return {
             "settings": self.settings.to_dict(),

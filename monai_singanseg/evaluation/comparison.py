@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from monai_singanseg.evaluation import figures
+from monai_singanseg.visualize import figures
 from monai_singanseg.evaluation.loading import load_image_mask_set
 from monai_singanseg.evaluation.perceptual import PerceptualNetworks
 from monai_singanseg.evaluation.report import ReportThresholds, write_report

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 from tqdm.auto import tqdm
 
-from monai_singanseg.evaluation import figures
+from monai_singanseg.visualize import figures
 from monai_singanseg.evaluation.fidelity import LeaveOneOutPatchTest, leave_one_out_patch_test
 from monai_singanseg.evaluation.loading import ImageMaskSet, load_image_mask_set
 from monai_singanseg.evaluation.markdown import render_markdown
@@ -260,13 +261,17 @@ def evaluate_sets(
     return Evaluation(metrics, nearest)
 
 
+def _grid(images: torch.Tensor, data: ImageMaskSet, title: str) -> Image.Image:
+    grid = figures.sample_grid(images, (data.masks > 0.5).to(torch.uint8), (0, 1), padding=0, beside=False,
+                               names=data.names, title=title, max_items=8, value_range=(0.0, 1.0))
+    return Image.fromarray(grid)
+
+
 def _write_figures(out_dir: Path, real: ImageMaskSet, synthetic: ImageMaskSet, nearest: NearestReal) -> list[str]:
     real_images, synthetic_images = _match_channels(real.images, synthetic.images)
     pictures = {
-        "samples_real.png": figures.sample_grid(real_images, real.masks, real.names, "real images, masks in green"),
-        "samples_synthetic.png": figures.sample_grid(
-            synthetic_images, synthetic.masks, synthetic.names, "synthetic images, masks in green"
-        ),
+        "samples_real.png": _grid(real_images, real, "real images, masks in green"),
+        "samples_synthetic.png": _grid(synthetic_images, synthetic, "synthetic images, masks in green"),
         "foreground_fraction_histogram.png": figures.histogram_chart(
             {
                 f"real ({len(real.names)})": fraction_histogram(foreground_fraction(real.masks)),

@@ -1,4 +1,4 @@
-"""Pure maths and helpers: pyramid shapes, resizing, channel layout, pictures."""
+"""Pure maths and helpers: pyramid shapes, resizing, channel layout."""
 
 from monai_singanseg.utils.layout import ChannelLayout, LabelEncoding
 from monai_singanseg.utils.pyramid import PyramidSpec, compute_pyramid, features_at_scale, upsampled_shape

@@ -8,8 +8,6 @@ from monai_singanseg.apps.endoscopy.dataset import (
     check_mask,
     list_images,
     pair_polyp_folder,
-    read_datalist,
-    write_datalist,
 )
 from monai_singanseg.apps.endoscopy.folds import (
     DataSplit,
@@ -36,6 +34,7 @@ from monai_singanseg.apps.endoscopy.synthetic import (
     training_bank,
     training_datalist,
 )
+from monai_singanseg.data.datalist import read_datalist, write_datalist  # re-exported for the bundles
 
 __all__ = [
     "DataSplit",

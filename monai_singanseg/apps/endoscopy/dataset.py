@@ -6,16 +6,14 @@ fails in seconds instead of after hours of generator training.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image, ImageChops
 
-from monai_singanseg.data.writers import write_json
+from monai_singanseg.data.datalist import read_datalist, write_datalist  # re-exported for one release
 
 __all__ = ["PolypDataError", "check_mask", "list_images", "pair_polyp_folder", "read_datalist", "write_datalist"]
 
@@ -174,38 +172,6 @@ def pair_polyp_folder(
         raise PolypDataError(f"data folder {root} cannot be used:\n- " + "\n- ".join(problems))
     return [{"image": str(image_files[k].resolve()), "label": str(mask_files[k].resolve()), "image_id": k}
             for k in paired]
-
-
-def write_datalist(entries: Sequence[dict[str, Any]], path: str | os.PathLike, key: str = "training") -> Path:
-    """Write ``{key: entries}`` as a MONAI datalist JSON file (temporary file, then rename).
-
-    Returns:
-        The path written.
-    """
-    return write_json({key: list(entries)}, path, indent=1)
-
-
-def read_datalist(path: str | os.PathLike, key: str = "training") -> list[dict[str, Any]]:
-    """The ``key`` list of a datalist JSON file, with ``image`` and ``label`` made absolute against its folder.
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist (run the config that writes it first).
-        ValueError: the file has no ``key`` list.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"datalist {path} does not exist.")
-    data = json.loads(path.read_text())
-    if not isinstance(data.get(key), list):
-        raise ValueError(f"datalist {path} has no {key!r} list.")
-    entries = []
-    for entry in data[key]:
-        entry = dict(entry)
-        for field in ("image", "label"):
-            if field in entry and not Path(entry[field]).is_absolute():
-                entry[field] = str((path.parent / entry[field]).resolve())
-        entries.append(entry)
-    return entries
 
 
 def list_images(folder: str | os.PathLike) -> list[dict[str, str]]:

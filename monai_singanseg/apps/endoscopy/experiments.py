@@ -21,10 +21,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from monai_singanseg.apps.endoscopy.report import (
     bar_chart, line_chart, summarise, write_csv, write_markdown,
 )
 from monai_singanseg.apps.endoscopy.synthetic import take_per_image
+from monai_singanseg.data.writers import write_bytes, write_png
 
 __all__ = ["BundleRunner", "Experiment", "flatten_overrides", "kfold_experiment", "mask_size_experiment",
            "run_experiments", "small_data_experiment", "style_settings"]
@@ -222,7 +225,7 @@ def mask_size_experiment(real_masks: Sequence[str], synthetic_masks: Mapping[str
     """
     import torch
 
-    from monai_singanseg.evaluation.figures import histogram_chart
+    from monai_singanseg.visualize.figures import histogram_chart
     from monai_singanseg.metrics.mask_statistics import fraction_histogram, ks_critical_value, ks_statistic
 
     real = torch.tensor(_mask_fractions(real_masks), dtype=torch.float64)
@@ -240,8 +243,8 @@ def mask_size_experiment(real_masks: Sequence[str], synthetic_masks: Mapping[str
     out_dir.mkdir(parents=True, exist_ok=True)
     # One chart, real against every synthetic set pooled; the per-set statistics are in the rows and the CSV.
     series = {"real": fraction_histogram(real), "synthetic (all sets)": fraction_histogram(torch.cat(pooled))}
-    histogram_chart(series, "Polyp share of the image: real vs synthetic masks", "polyp pixels (%)").save(
-        out_dir / "mask_sizes.png")
+    chart = histogram_chart(series, "Polyp share of the image: real vs synthetic masks", "polyp pixels (%)")
+    write_png(np.asarray(chart), out_dir / "mask_sizes.png")
     write_csv(per_mask, out_dir / "mask_sizes.csv")
     return rows
 
@@ -254,9 +257,10 @@ def _report(out_dir: Path, kfold: list[dict[str, Any]], small: list[dict[str, An
         summary = summarise(kfold, ["mode", "per_image", "style"])
         write_markdown(summary, ["mode", "per_image", "style"], out_dir / "kfold.md",
                        "k-fold: real vs synthetic-only training (Table 1)", notes=command)
-        bar_chart({f"{s['mode']} n={s['per_image']} {s['style']}" if s["per_image"] else s["mode"]:
-                   {"IoU": (s["iou_mean"], s["iou_std"]), "Dice": (s["dice_mean"], s["dice_std"])} for s in summary},
-                  "k-fold: mean over folds (error bars: std)", y_label="score").save(out_dir / "kfold_iou.png")
+        chart = bar_chart({f"{s['mode']} n={s['per_image']} {s['style']}" if s["per_image"] else s["mode"]:
+                           {"IoU": (s["iou_mean"], s["iou_std"]), "Dice": (s["dice_mean"], s["dice_std"])}
+                           for s in summary}, "k-fold: mean over folds (error bars: std)", y_label="score")
+        write_png(np.asarray(chart), out_dir / "kfold_iou.png")
         sections.append((out_dir / "kfold.md").read_text())
     if small:
         write_csv(small, out_dir / "small_data.csv")
@@ -265,8 +269,8 @@ def _report(out_dir: Path, kfold: list[dict[str, Any]], small: list[dict[str, An
                        "Small data: R real images vs synthetic pairs from their generators (Table 2)", notes=command)
         lines = {mode: [(s["num_real"], s["iou_mean"]) for s in summary if s["mode"] == mode]
                  for mode in dict.fromkeys(s["mode"] for s in summary)}
-        line_chart(lines, "Small data: IoU on held-out real images (Figure 11)", "R (real training images)").save(
-            out_dir / "small_data_iou.png")
+        chart = line_chart(lines, "Small data: IoU on held-out real images (Figure 11)", "R (real training images)")
+        write_png(np.asarray(chart), out_dir / "small_data_iou.png")
         sections.append((out_dir / "small_data.md").read_text())
     if masks:
         write_csv(masks, out_dir / "mask_sizes_summary.csv")
@@ -275,7 +279,7 @@ def _report(out_dir: Path, kfold: list[dict[str, Any]], small: list[dict[str, An
                        f"{r['synthetic_std']:.3f} | {r['ks_statistic']:.3f} ({r['ks_critical_5pct']:.3f}) |\n"
                        for r in masks)
         sections.append("# Mask sizes: polyp share of the image (Figures 3, 6, 10)\n\n" + header + body)
-    (out_dir / "results.md").write_text("\n".join(sections))
+    write_bytes("\n".join(sections).encode(), out_dir / "results.md")
     write_csv(kfold + small + masks, out_dir / "results.csv")
 
 
@@ -324,7 +328,8 @@ def run_experiments(
     unknown = sorted(set(map(str, names)) - {e.value for e in Experiment})
     if unknown:
         raise ValueError(f"unknown experiments {unknown}; known: {[e.value for e in Experiment]}.")
-    from monai_singanseg.apps.endoscopy.dataset import pair_polyp_folder, read_datalist
+    from monai_singanseg.apps.endoscopy.dataset import pair_polyp_folder
+    from monai_singanseg.data.datalist import read_datalist
 
     # Checked once here, so that a bad folder fails at once and the many runs below skip the check.
     real = pair_polyp_folder(dataset_dir)

@@ -1,9 +1,10 @@
-"""Experiment results as files: CSV rows, a markdown table of means over folds, and PNG charts drawn with PIL alone."""
+"""Experiment results as files: CSV rows, a markdown table of means over folds, and PNG charts drawn with PIL alone.
+Every file is written atomically (:func:`~monai_singanseg.data.writers.write_atomically`)."""
 
 from __future__ import annotations
 
 import csv
-import json
+import io
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
+
+from monai_singanseg.data.writers import write_bytes, write_json
 
 __all__ = ["bar_chart", "line_chart", "summarise", "write_csv", "write_markdown", "write_metrics"]
 
@@ -32,22 +35,17 @@ def write_metrics(metrics: Mapping[str, Any], path: str | os.PathLike) -> Path:
     Returns:
         The path written.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({k: _plain(v) for k, v in metrics.items()}, indent=1))
-    return path
+    return write_json({k: _plain(v) for k, v in metrics.items()}, path, indent=1)
 
 
 def write_csv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike) -> Path:
     """Write ``rows`` as CSV with the union of their keys, in first-seen order."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_bytes(text.getvalue().encode(), path)
 
 
 def summarise(rows: Sequence[Mapping[str, Any]], group_by: Sequence[str],
@@ -91,10 +89,7 @@ def write_markdown(summary: Sequence[Mapping[str, Any]], group_by: Sequence[str]
         lines.append("| " + " | ".join(cells) + " |")
     if notes:
         lines += ["", notes]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_bytes(("\n".join(lines) + "\n").encode(), path)
 
 
 def _frame(size: tuple[int, int], title: str, y_label: str) -> tuple[Image.Image, ImageDraw.ImageDraw, tuple[int, ...]]:

@@ -10,12 +10,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
-from PIL import Image
 
-from monai_singanseg.apps.endoscopy.dataset import read_datalist, write_datalist
 from monai_singanseg.apps.endoscopy.folds import check_no_leakage
+from monai_singanseg.data.datalist import read_datalist, write_datalist
+from monai_singanseg.data.writers import write_png
+from monai_singanseg.style.datalist import read_rgb
 
 if TYPE_CHECKING:
     from monai_singanseg.data.bank import SinGANSegBank
@@ -115,15 +115,6 @@ def training_bank(bank_dir: str | os.PathLike, pairs: Sequence[dict[str, Any]], 
     return SinGANSegBank([bank.path_of(i) for i in ids], cache_size=cache_size, device=device)
 
 
-def _read_rgb(path: str | os.PathLike, size: tuple[int, int] | None = None) -> torch.Tensor:
-    """``(3, H, W)`` float in [0, 1]; ``size`` (W, H) resizes bilinearly as the reference's style loader does."""
-    with Image.open(path) as image:
-        image = image.convert("RGB")
-        if size is not None and image.size != size:
-            image = image.resize(size, Image.BILINEAR)
-        return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
-
-
 def _restyle(entries: list[dict[str, Any]], real_images: dict[str, str], out_dir: Path, method: StyleChoice,
              settings: dict[str, Any]) -> list[dict[str, str]]:
     """Restyle every synthetic image from the real image of its generator; labels are kept as they are."""
@@ -143,14 +134,12 @@ def _restyle(entries: list[dict[str, Any]], real_images: dict[str, str], out_dir
     styled = []
     for image_id, group in by_model.items():
         # Samples of one pyramid share its shape: restyle them as one batch.
-        content = torch.stack([_read_rgb(e["image"]) for e in group])
-        style = _read_rgb(real_images[image_id], (content.shape[-1], content.shape[-2]))[None]
+        content = torch.stack([read_rgb(e["image"]) for e in group])
+        style = read_rgb(real_images[image_id], (content.shape[-1], content.shape[-2]))[None]
         restyled = style_transfer(content, style.expand_as(content), method.value, **call_settings)
         pixels = (restyled.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         for entry, array in zip(group, pixels):
-            target = out_dir / image_id / Path(entry["image"]).with_suffix(".png").name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(array).save(target)
+            target = write_png(array, out_dir / image_id / Path(entry["image"]).with_suffix(".png").name)
             styled.append(_plain_entry(str(target), entry["label"], image_id))
     return styled
 
@@ -173,7 +162,7 @@ def build_synthetic_dataset(
 ) -> Path:
     """Sample ``per_image`` synthetic pairs from the pyramid of each image of ``pairs``, optionally restyled.
 
-    Writes ``out_dir/generated/`` (see :func:`monai_singanseg.cli.generate.generate_dataset`, resumable), the
+    Writes ``out_dir/generated/`` (see :func:`monai_singanseg.data.generate_dataset`, resumable), the
     restyled images under ``out_dir/styled_<method>/`` when ``style_method`` is not ``none``, and
     ``out_dir/datalist.json``: ``{"training": [{"image", "label", "image_id"}]}`` with the generator's image id.
 
@@ -205,7 +194,7 @@ def build_synthetic_dataset(
         raise ValueError("style_method 'gatys' needs style_weights_path, a VGG19 weights file (torchvision's "
                          "vgg19-dcbb9e9d.pth); 'fourier' and 'histogram' need no weights.")
     check_no_leakage([e["image_id"] for e in pairs], [e["image_id"] for e in held_out])
-    from monai_singanseg.cli.generate import generate_dataset
+    from monai_singanseg.data.synthetic_dataset import generate_dataset
 
     out_dir = Path(out_dir)
     bank = training_bank(bank_dir, pairs, device=device)

@@ -20,7 +20,8 @@ from monai_singanseg.apps.mri.slices import (
     slice_affine,
 )
 from monai_singanseg.apps.mri.transforms import CheckCased, CheckLabelValuesd, NameAfterCased
-from monai_singanseg.apps.mri.writers import read_datalist, write_datalist, write_slice_nifti
+from monai_singanseg.apps.mri.writers import write_slice_nifti
+from monai_singanseg.data.datalist import read_datalist, write_datalist  # re-exported for the bundles
 
 __all__ = [
     "SLICES_DATALIST", "SYNTHETIC_DATALIST", "SYNTHETIC_IMAGE_TYPE", "ChannelRange", "CheckCased",

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from monai_singanseg.data.writers import write_atomically
+
 __all__ = ["DicomSeries", "SYNTHETIC_IMAGE_TYPE", "read_series_headers", "write_dicom_series"]
 
 # ImageType (0008,0008): value 1 DERIVED (not acquired), value 2 SECONDARY, then what kind of derivation.
@@ -247,6 +249,7 @@ def write_dicom_series(
         low, high = float(array.min()), float(array.max())
         ds.WindowCenter, ds.WindowWidth = _decimal((low + high) / 2), _decimal(max(high - low, 1e-6))
         ds.PixelData = pixels.tobytes()
-        pydicom.dcmwrite(path, ds, enforce_file_format=True)
+        # Whole or not at all, like every file the package writes.
+        write_atomically(path, lambda f, ds=ds: pydicom.dcmwrite(f, ds, enforce_file_format=True))
         written.append(path)
     return written

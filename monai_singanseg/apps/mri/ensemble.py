@@ -9,15 +9,18 @@ uses one member as online augmentation.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from monai_singanseg.data.fleet import CheckpointStatus, checkpoint_path, checkpoint_status
+from monai_singanseg.data.io import load_training_pair
+from monai_singanseg.engines.fleet import FleetModel, train_fleet_batch
 from monai_singanseg.settings import SinGANSegSettings
+from monai_singanseg.utils.seeds import keyed_seed
 
 __all__ = ["EnsembleItem", "even_schedule", "member_dir", "member_dirs", "member_seed", "train_slice_ensemble"]
 
@@ -45,10 +48,10 @@ def member_seed(slice_id: str, member: int, base_seed: int) -> int:
     """The training seed of member ``member`` for slice ``slice_id``.
 
     A hash of both, so members differ from each other and from other slices, and a model depends on neither the
-    order nor the batch it was trained in (a resumed run trains the same models).
+    order nor the batch it was trained in (a resumed run trains the same models); the rule of
+    :func:`~monai_singanseg.utils.seeds.keyed_seed`, keyed by ``"<slice_id>/<member>"``.
     """
-    digest = int(hashlib.sha256(f"{slice_id}/{member}".encode()).hexdigest()[:8], 16)
-    return (base_seed + digest) % 2**31
+    return keyed_seed(f"{slice_id}/{member}", base_seed)
 
 
 def even_schedule(num_samples: int, num_members: int, num_slices: int) -> list[tuple[int, int]]:
@@ -105,40 +108,9 @@ class EnsembleItem:
         }
 
 
-def _load(item: EnsembleItem) -> tuple[Any, Any]:
-    from monai_singanseg.data.io import load_training_pair
-
+def _fleet_model(item: EnsembleItem, label_values: Sequence[float], channel_names: Sequence[str]) -> FleetModel:
     image, label, _ = load_training_pair(item.entry["image"], item.entry["label"])
-    return image, label
-
-
-def _train_alone(item: EnsembleItem, settings: SinGANSegSettings, label_values: Sequence[float],
-                 channel_names: Sequence[str], progress: bool) -> None:
-    from monai_singanseg.engines import train_singanseg
-
-    image, label = _load(item)
-    # Checkpointed after every scale: an interrupted run resumes where it stopped.
-    train_singanseg(image, label, replace(settings, seed=item.seed), label_values=label_values,
-                    checkpoint=item.checkpoint, metadata=item.metadata(label_values, channel_names), progress=progress)
-
-
-def _train_together(items: Sequence[EnsembleItem], settings: SinGANSegSettings, label_values: Sequence[float],
-                    channel_names: Sequence[str], progress: bool) -> None:
-    from monai_singanseg.engines import train_batched
-    from monai_singanseg.engines.trainer import fingerprint
-    from monai_singanseg.utils.layout import ChannelLayout
-
-    pairs = [_load(item) for item in items]
-    models = train_batched([p[0] for p in pairs], [p[1] for p in pairs], settings, [i.seed for i in items],
-                           label_values, progress=progress)
-    for item, (image, label), model in zip(items, pairs, models):
-        layout = ChannelLayout.from_data(image, label, settings.label_encoding, label_values)
-        model_settings = replace(settings, seed=item.seed).to_dict()
-        # The keys of a finished single-model checkpoint, less the resume state: a batch is saved once complete.
-        training = {"complete": True, "settings": model_settings, "fingerprints": [fingerprint(layout.encode(image, label))],
-                    "seeds": [item.seed], "models_in_batch": len(items)}
-        model.save(str(item.checkpoint), metadata=item.metadata(label_values, channel_names), settings=model_settings,
-                   training=training)
+    return FleetModel(item.checkpoint, item.seed, image, label, item.metadata(label_values, channel_names))
 
 
 def train_slice_ensemble(
@@ -175,8 +147,6 @@ def train_slice_ensemble(
     Raises:
         ValueError: ``ensemble_size`` or ``models_per_batch`` below 1, no slices, or slices with repeated ids.
     """
-    from monai_singanseg.data.fleet import CheckpointStatus, checkpoint_status
-
     if ensemble_size < 1 or models_per_batch < 1:
         raise ValueError(f"ensemble_size and models_per_batch must be at least 1, got {ensemble_size} and "
                          f"{models_per_batch}.")
@@ -186,7 +156,7 @@ def train_slice_ensemble(
     if len(set(ids)) != len(ids):
         raise ValueError(f"slice ids repeat: {sorted({i for i in ids if ids.count(i) > 1})[:5]}.")
     items = [EnsembleItem(entry, member, member_seed(str(entry["slice_id"]), member, settings.seed),
-                          member_dir(bank_dir, member) / f"{entry['slice_id']}.pt")
+                          checkpoint_path(member_dir(bank_dir, member), str(entry["slice_id"])))
              for member in range(ensemble_size) for entry in slices]
     for member in range(ensemble_size):
         member_dir(bank_dir, member).mkdir(parents=True, exist_ok=True)
@@ -195,13 +165,13 @@ def train_slice_ensemble(
     # Half-trained pyramids resume alone; the rest train in batches (all slices have one size, so one pyramid shape).
     partial = [item for item in items if status[item.checkpoint] == CheckpointStatus.PARTIAL]
     fresh = [item for item in items if status[item.checkpoint] == CheckpointStatus.MISSING]
-    for item in partial:
-        _train_alone(item, settings, label_values, channel_names, progress)
-    for first in range(0, len(fresh), models_per_batch):
-        batch = fresh[first:first + models_per_batch]
-        if len(batch) == 1:
-            _train_alone(batch[0], settings, label_values, channel_names, progress)
-        else:
-            _train_together(batch, settings, label_values, channel_names, progress)
-        logger.info("trained %d of %d generators", first + len(batch), len(fresh))
+    # Loaded batch by batch, so a large ensemble never holds every slice in memory.
+    batches = [[item] for item in partial]
+    batches += [fresh[first:first + models_per_batch] for first in range(0, len(fresh), models_per_batch)]
+    done = 0
+    for batch in batches:
+        train_fleet_batch([_fleet_model(item, label_values, channel_names) for item in batch], settings, label_values,
+                          progress)
+        done += len(batch)
+        logger.info("trained %d of %d generators", done, len(partial) + len(fresh))
     return {"trained": [str(i.checkpoint) for i in partial + fresh], "skipped": [str(i.checkpoint) for i in skipped]}

@@ -15,7 +15,9 @@ import torch
 from monai_singanseg.apps.mri.dicom import write_dicom_series
 from monai_singanseg.apps.mri.ensemble import even_schedule, member_dirs
 from monai_singanseg.apps.mri.slices import ChannelRange, denormalise_channels
-from monai_singanseg.apps.mri.writers import write_datalist, write_slice_nifti
+from monai_singanseg.apps.mri.writers import write_slice_nifti
+from monai_singanseg.data.datalist import write_datalist
+from monai_singanseg.utils.seeds import sample_seed  # re-exported: the seed rule's home is utils.seeds
 
 __all__ = ["SYNTHETIC_DATALIST", "generate_synthetic", "sample_seed"]
 
@@ -24,12 +26,6 @@ logger = logging.getLogger(__name__)
 SYNTHETIC_DATALIST = "synthetic.json"
 
 _DERIVATION = "Synthetic MR slice drawn from a SinGAN-Seg generator (monai_singanseg); not an acquired image."
-
-
-def sample_seed(seed: int, index: int) -> int:
-    """The noise seed of sample ``index``: sample ``i`` depends only on ``seed`` and ``i``, as in
-    :func:`monai_singanseg.data.sample_to_folder`."""
-    return seed * 1_000_003 + index
 
 
 def _slice_ids(banks: Sequence[Any]) -> list[str]:

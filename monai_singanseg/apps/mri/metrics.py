@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from monai_singanseg.data.writers import write_json
 
 __all__ = ["summarise_dice"]
 
@@ -54,5 +55,5 @@ def summarise_dice(
     summary = {"per_subject": per_subject, "mean": means,
                "mean_over_classes": sum(finite) / len(finite) if finite else math.nan}
     if out_json is not None:
-        Path(out_json).write_text(json.dumps(summary, indent=1))
+        write_json(summary, out_json, indent=1)
     return summary

@@ -15,7 +15,8 @@ from monai.data import MetaTensor
 from monai_singanseg.apps.mri.slices import (
     DEFAULT_BRAIN_THRESHOLD, centre_pad_or_crop, normalise_channels, select_axial_slices, slice_affine,
 )
-from monai_singanseg.apps.mri.writers import write_datalist, write_slice_nifti
+from monai_singanseg.apps.mri.writers import write_slice_nifti
+from monai_singanseg.data.datalist import write_datalist
 
 __all__ = ["SLICES_DATALIST", "prepare_slices"]
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
-from monai_singanseg.apps.mri.writers import read_datalist
+from monai_singanseg.data.datalist import read_datalist
 
 __all__ = ["TrainingData", "segmentation_datalist"]
 

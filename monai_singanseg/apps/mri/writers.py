@@ -1,8 +1,7 @@
-"""Write 2D multi-channel slices as NIfTI, and datalists as JSON, each file atomically."""
+"""Write 2D multi-channel slices as NIfTI, each file atomically."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from monai_singanseg.data.writers import write_json, write_nifti
+from monai_singanseg.data.datalist import read_datalist, write_datalist  # re-exported for one release
+from monai_singanseg.data.writers import write_nifti
 
 __all__ = ["read_datalist", "write_datalist", "write_slice_nifti"]
 
@@ -58,29 +58,3 @@ def write_slice_nifti(
     label_path = out_dir / f"{stem}_label.nii.gz"
     write_nifti(np.rint(label_np).astype(label_dtype)[:, :, None], affine, label_path)
     return image_path, label_path
-
-
-def write_datalist(data: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Write a MONAI datalist (``{"training": [...], ...}``) as JSON, atomically (see
-    :func:`~monai_singanseg.data.writers.write_json`); paths inside are kept as given."""
-    return write_json(data, path, indent=1)
-
-
-def read_datalist(path: str | os.PathLike, data_list_key: str = "training") -> list[dict[str, Any]]:
-    """The ``data_list_key`` entries of a datalist written by :func:`write_datalist`, with paths made absolute.
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist (the step that writes it has not run).
-        ValueError: no list under ``data_list_key``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"datalist {path} does not exist; run the bundle step that writes it first.")
-    entries = json.loads(path.read_text()).get(data_list_key)
-    if not isinstance(entries, list):
-        raise ValueError(f"datalist {path} has no {data_list_key!r} list.")
-    for entry in entries:
-        for key in ("image", "label"):
-            if isinstance(entry.get(key), str) and not os.path.isabs(entry[key]):
-                entry[key] = str(path.parent / entry[key])
-    return entries

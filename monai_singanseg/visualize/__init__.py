@@ -1,0 +1,20 @@
+"""Pictures a person can look at (MONAI's ``monai.visualize``): sample grids with label overlays and report figures.
+
+Numpy, torch and PIL only, so every layer (sample folders, tutorials, the evaluation report) draws with the same code.
+"""
+
+from __future__ import annotations
+
+from monai_singanseg.visualize.figures import (
+    closest_pairs,
+    histogram_chart,
+    label_overlay,
+    mask_maps,
+    overlay_mask,
+    sample_grid,
+    to_pil,
+    to_uint8_rgb,
+)
+
+__all__ = ["closest_pairs", "histogram_chart", "label_overlay", "mask_maps", "overlay_mask", "sample_grid", "to_pil",
+           "to_uint8_rgb"]
