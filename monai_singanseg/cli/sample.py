@@ -12,7 +12,7 @@ from monai_singanseg.settings import available_device
 
 __all__ = ["add_parser", "run"]
 
-# Drawn seeds stay below 2**31 so they are short to retype and every sample's seed (seed * 1_000_003 + index)
+# Drawn seeds stay below 2**31 so they are short to retype and every sample's seed (utils.seeds.sample_seed)
 # fits torch's 64-bit generator seed.
 _SEED_BOUND = 2**31
 

@@ -14,16 +14,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from monai_singanseg.data.checkpoint import pyramid_from_payload, read_checkpoint
 from monai_singanseg.data.io import FileFormat
+from monai_singanseg.data.size_control import MATCH_REAL, SizeControl, sample_with_share, training_share
 from monai_singanseg.data.writers import resized_affine, temporary_target, write_json, write_pair, write_png
 from monai_singanseg.networks.singanseg import SinGANSeg
-from monai_singanseg.utils.visualize import sample_grid
+from monai_singanseg.utils.seeds import sample_seed
+from monai_singanseg.visualize.figures import sample_grid
 
 __all__ = ["SampleRun", "clear_sample_folder", "foreign_files", "is_sample_folder_complete", "model_sha256",
-           "read_sample_run", "sample_to_folder"]
+           "read_sample_run", "sample_to_folder", "steering_of"]
 
 DATALIST_NAME = "datalist.json"
 GRID_NAME = "grid.png"
@@ -61,6 +64,7 @@ class SampleRun:
         start_scale: first scale with fresh noise.
         seed: the noise seed.
         output_shape: spatial shape asked for, or None for the training shape.
+        steering: plain data of how the samples were steered (:func:`steering_of`), or None.
     """
 
     model_sha256: str
@@ -68,22 +72,26 @@ class SampleRun:
     start_scale: int
     seed: int
     output_shape: tuple[int, ...] | None = None
+    steering: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["output_shape"] = None if self.output_shape is None else list(self.output_shape)
+        if self.steering is None:
+            del data["steering"]  # so the record of an unsteered run reads as before
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SampleRun:
-        shape = data.get("output_shape")
+        shape, steering = data.get("output_shape"), data.get("steering")
         return cls(str(data["model_sha256"]), int(data["num_samples"]), int(data["start_scale"]), int(data["seed"]),
-                   None if shape is None else tuple(int(s) for s in shape))
+                   None if shape is None else tuple(int(s) for s in shape),
+                   dict(steering) if isinstance(steering, dict) else None)
 
     def differences(self, other: SampleRun) -> list[str]:
         """How ``other`` differs from this run: ``"another checkpoint"`` and ``name=value`` of ``other``'s settings."""
         found = ["another checkpoint"] if other.model_sha256 != self.model_sha256 else []
-        for name in ("num_samples", "start_scale", "seed", "output_shape"):
+        for name in ("num_samples", "start_scale", "seed", "output_shape", "steering"):
             if getattr(other, name) != getattr(self, name):
                 found.append(f"{name}={getattr(other, name)}")
         return found
@@ -177,15 +185,48 @@ def _source_shape(metadata: dict[str, Any], training_shape: Sequence[int]) -> li
     return [int(s) for s in shape] if shape and len(shape) == len(training_shape) else list(training_shape)
 
 
+def steering_of(size_control: SizeControl | None = None, masks: Sequence[torch.Tensor] | None = None,
+                inject_scale: int | None = None) -> dict[str, Any] | None:
+    """Plain data of how samples are steered, for their :class:`SampleRun`: the size control's target and
+    settings, or the requested masks (by content) and their injection scale; None when unsteered."""
+    if masks is not None:
+        digest = hashlib.sha256()
+        for mask in masks:
+            digest.update(torch.as_tensor(mask).double().contiguous().numpy().tobytes())
+        return {"masks_sha256": digest.hexdigest(), "num_masks": len(masks), "inject_scale": inject_scale}
+    if size_control is not None:
+        target = size_control.target
+        return {"share": MATCH_REAL if target.match_real else f"{target.low}:{target.high}",
+                "real_shares": len(target.shares), "tolerance": target.tolerance, "budget": size_control.budget,
+                "strategy": str(size_control.strategy), "inject_scale": size_control.inject_scale}
+    return None
+
+
 def _sample_batches(model: SinGANSeg, num_samples: int, start_scale: int, seed: int,
-                    output_shape: Sequence[int] | None, batch_size: int) -> Iterator[tuple[int, torch.Tensor]]:
-    """The stacks of samples ``first .. first + batch_size - 1``, with ``first``."""
+                    output_shape: Sequence[int] | None, batch_size: int, size_control: SizeControl | None = None,
+                    masks: Sequence[torch.Tensor] | None = None, inject_scale: int | None = None
+                    ) -> Iterator[tuple[int, torch.Tensor, list[dict[str, Any]]]]:
+    """The stacks of samples ``first .. first + batch_size - 1``, with ``first`` and each sample's steering record."""
+    training = training_share(model) if size_control is not None and size_control.target.match_real else None
     for first in range(0, num_samples, batch_size):
-        # One generator per sample: sample i is the same whatever the batch size.
-        yield first, torch.cat([
-            model.sample(1, start_scale, torch.Generator().manual_seed(seed * 1_000_003 + i), output_shape)
-            for i in range(first, min(first + batch_size, num_samples))
-        ])
+        stacks, records = [], []
+        for i in range(first, min(first + batch_size, num_samples)):
+            # One generator per sample: sample i is the same whatever the batch size.
+            noise_seed = sample_seed(seed, i)
+            generator = torch.Generator().manual_seed(noise_seed)
+            if masks is not None:
+                stacks.append(model.sample(1, start_scale, generator, label=masks[i], inject_scale=inject_scale))
+                records.append({"mask_index": i, "inject_scale": inject_scale})
+            elif size_control is not None:
+                window = size_control.target.window(np.random.RandomState(noise_seed % 2**32), training)
+                stack, record = sample_with_share(model, window, noise_seed, start_scale, size_control.budget,
+                                                  size_control.strategy, size_control.inject_scale)
+                stacks.append(stack)
+                records.append({"size_control": record.to_dict()})
+            else:
+                stacks.append(model.sample(1, start_scale, generator, output_shape))
+                records.append({})
+        yield first, torch.cat(stacks), records
 
 
 def sample_to_folder(
@@ -199,6 +240,10 @@ def sample_to_folder(
     batch_size: int = 16,
     grid_size: int = 16,
     overwrite: bool = False,
+    size_control: SizeControl | None = None,
+    masks: Sequence[torch.Tensor] | None = None,
+    inject_scale: int | None = None,
+    steering: dict[str, Any] | None = None,
 ) -> list[tuple[Path, Path]]:
     """Sample ``num_samples`` pairs from the pyramid at ``model_path`` and write them to ``out_dir``.
 
@@ -228,6 +273,15 @@ def sample_to_folder(
         batch_size: samples decoded at once.
         grid_size: samples shown in ``grid.png``.
         overwrite: replace the earlier samples of a used folder.
+        size_control: lesion-size control: sample ``i`` draws its share window from its own seed and meets it as
+            :func:`~monai_singanseg.data.size_control.sample_with_share` does; its entry records what it did
+            (``size_control``).
+        masks: requested ``(1, *shape)`` label maps of the pyramid's values and finest shape: one mask-guided
+            sample per mask (``num_samples`` is ignored), injected at ``inject_scale``; its entry records
+            ``mask_index``.
+        inject_scale: the scale requested masks enter.
+        steering: the record of the steering in ``sample_run`` (default: :func:`steering_of` these settings), e.g.
+            the digest of the masks before they were fitted to this model.
 
     Returns:
         The image and label path of every pair.
@@ -246,15 +300,25 @@ def sample_to_folder(
     if not model.is_complete:
         warnings.warn(f"{model_path} is half-trained ({model.num_trained_scales} of {model.num_scales} scales): "
                       "samples come from its finest trained scale.")
+    if masks is not None:
+        if size_control is not None or output_shape is not None:
+            raise ValueError("masks cannot be combined with size_control or output_shape.")
+        if len(masks) < 1:
+            raise ValueError("masks must hold at least one requested mask.")
+        num_samples = len(masks)
     if num_samples < 1:
         raise ValueError(f"num_samples must be at least 1, got {num_samples}.")
+    if size_control is not None and output_shape is not None:
+        raise ValueError("size_control needs the training shape (output_shape=None).")
     run = SampleRun(model_sha256(model_path), num_samples, start_scale, seed,
-                    None if output_shape is None else tuple(int(s) for s in output_shape))
+                    None if output_shape is None else tuple(int(s) for s in output_shape),
+                    steering if steering is not None else steering_of(size_control, masks, inject_scale))
     metadata: dict[str, Any] = payload.get("metadata", {})
     file_format = FileFormat(metadata.get("file_format", "png" if model.spatial_dims == 2 else "nifti"))
     source_shape = _source_shape(metadata, model.scale_shapes[-1])
     out_dir = Path(out_dir)
-    batches = _sample_batches(model, num_samples, start_scale, seed, output_shape, batch_size)
+    batches = _sample_batches(model, num_samples, start_scale, seed, output_shape, batch_size, size_control, masks,
+                              inject_scale)
     foreign = _check_folder(out_dir, run, overwrite)
     # Drawn before the folder is cleared, so settings the pyramid rejects remove nothing.
     first_batch = next(batches)
@@ -264,7 +328,7 @@ def sample_to_folder(
                       f"entries this command did not write ({', '.join(p.name for p in foreign[:5])}).")
     out_dir.mkdir(parents=True, exist_ok=True)
     paths, entries, grid_images, grid_labels = [], [], [], []
-    for first, stacks in itertools.chain([first_batch], batches):
+    for first, stacks, records in itertools.chain([first_batch], batches):
         images, labels = model.decode(stacks)
         affine = None
         if file_format == FileFormat.NIFTI and metadata.get("affine") is not None:
@@ -277,7 +341,7 @@ def sample_to_folder(
                 "image": image_path.name, "label": label_path.name,
                 "source_image": metadata.get("source"), "source_id": metadata.get("image_id"),
                 "model": str(model_path), "model_sha256": run.model_sha256, "start_scale": start_scale,
-                "seed": seed, "index": index,
+                "seed": seed, "index": index, **records[offset],
             })
         if len(grid_images) < grid_size:
             grid_images.extend(images[: grid_size - len(grid_images)])

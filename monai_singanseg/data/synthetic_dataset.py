@@ -19,12 +19,14 @@ from monai_singanseg.data.bank import SinGANSegBank
 from monai_singanseg.data.io import load_image
 from monai_singanseg.data.sample_writer import (
     SampleRun, clear_sample_folder, foreign_files, is_sample_folder_complete, model_sha256, read_sample_run,
-    sample_to_folder,
+    sample_to_folder, steering_of,
 )
+from monai_singanseg.data.size_control import SizeControl
+from monai_singanseg.utils.layout import ChannelLayout
 from monai_singanseg.data.writers import temporary_target, write_json, write_png
-from monai_singanseg.utils.visualize import sample_grid
+from monai_singanseg.visualize.figures import sample_grid
 
-__all__ = ["GenerationSummary", "generate_dataset"]
+__all__ = ["GenerationSummary", "fit_mask", "generate_dataset", "load_masks"]
 
 DATALIST_NAME = "datalist.json"
 GRID_NAME = "grid.png"
@@ -103,6 +105,8 @@ def _other_output(out_dir: Path, folder_names: set[str], settings: dict[str, int
         previous = read_sample_run(path)
         if previous is not None:
             sampled = {"per_model": previous.num_samples, "start_scale": previous.start_scale, "seed": previous.seed}
+            if previous.steering is not None:
+                sampled["steering"] = previous.steering
             if sampled != settings or previous.output_shape is not None:
                 problems.append(f"{where} (sampled with {_describe(sampled)})")
     return problems
@@ -148,13 +152,52 @@ def _clear_output(out_dir: Path, folder_names: set[str]) -> None:
                       f"{', '.join(kept[:_SHOWN])}" + (", ..." if len(kept) > _SHOWN else "") + ".")
 
 
+def load_masks(folder: str | os.PathLike) -> tuple[list[str], list[torch.Tensor]]:
+    """The names and ``(1, *spatial)`` label maps of every image file in ``folder``, sorted by name.
+
+    Raises:
+        FileNotFoundError: ``folder`` is not a folder.
+        ValueError: it holds no image file, or one that cannot be read.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"masks folder {folder} does not exist.")
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not paths:
+        raise ValueError(f"masks folder {folder} holds no mask files.")
+    return [p.name for p in paths], [load_image(p, "mask").as_tensor()[:1].float() for p in paths]
+
+
+def fit_mask(mask: torch.Tensor, layout: ChannelLayout, shape: tuple[int, ...], name: str = "mask") -> torch.Tensor:
+    """A requested ``(1, *spatial)`` mask as a label map of ``layout`` at ``shape`` (nearest neighbour).
+
+    A mask holding the layout's values is kept as it is; a mask of a binary layout may hold any two levels (e.g.
+    {0, 1} or a JPEG's near-0 and near-255): above their midpoint is foreground.
+
+    Raises:
+        ValueError: a mask of other dimensions, or values the layout cannot take.
+    """
+    if mask.ndim != len(shape) + 1:
+        raise ValueError(f"{name} has shape {tuple(mask.shape)}; the pyramids need {len(shape)}D masks.")
+    mask = F.interpolate(mask[None].float(), size=tuple(shape), mode="nearest-exact")[0]
+    values = torch.tensor(layout.label_values, dtype=mask.dtype)
+    if bool((mask[..., None] == values).any(-1).all()):
+        return mask
+    if len(layout.label_values) == 2:
+        middle = (float(mask.min()) + float(mask.max())) / 2
+        return torch.where(mask > middle, values[1], values[0]) if float(mask.max()) > middle else mask * 0 + values[0]
+    raise ValueError(f"{name} holds values other than the pyramids' label values {layout.label_values}.")
+
+
 def _sample_model(bank: SinGANSegBank, image_id: str, folder: Path, per_model: int, start_scale: int, seed: int,
-                  device: str) -> None:
+                  device: str, size_control: SizeControl | None = None, masks: list[torch.Tensor] | None = None,
+                  inject_scale: int | None = None, steering: dict[str, Any] | None = None) -> None:
     # Written beside the final folder and renamed when done: an interrupted run leaves no half folder behind.
     partial = folder.with_name(f".{folder.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     sample_to_folder(bank.path_of(image_id), partial, num_samples=per_model, start_scale=start_scale, seed=seed,
-                     device=device)
+                     device=device, size_control=size_control, masks=masks, inject_scale=inject_scale,
+                     steering=steering)
     if folder.is_dir():
         # Only our files are in it (checked up front), so it empties; its datalist goes first.
         clear_sample_folder(folder)
@@ -190,6 +233,9 @@ def generate_dataset(
     device: str = "cpu",
     progress: bool = False,
     overwrite: bool = False,
+    size_control: SizeControl | None = None,
+    masks: list[torch.Tensor] | None = None,
+    inject_scale: int | None = None,
 ) -> GenerationSummary:
     """Write ``per_model`` synthetic pairs of every pyramid in ``bank`` to ``out_dir``, resumably.
 
@@ -217,6 +263,11 @@ def generate_dataset(
         device: torch device to sample on.
         progress: show a progress bar over the models.
         overwrite: replace the output of another run instead of refusing it.
+        size_control: lesion-size control of every pair (see :func:`~monai_singanseg.data.sample_to_folder`).
+        masks: requested ``(1, *spatial)`` masks: every model makes one image per mask (``per_model`` is their
+            number), each mask fitted to the model's shape and values (:func:`fit_mask`) and injected at
+            ``inject_scale``.
+        inject_scale: the scale requested masks enter.
 
     Returns:
         The paths written and the models generated, replaced and skipped.
@@ -230,6 +281,8 @@ def generate_dataset(
         >>> summary = generate_dataset(SinGANSegBank("models/"), "synthetic/", per_model=10)
         >>> datalist = load_decathlon_datalist(str(summary.datalist), data_list_key="training")
     """
+    if masks is not None:
+        per_model = len(masks)
     if per_model < 1:
         raise ValueError(f"per_model must be at least 1, got {per_model}.")
     out_dir = Path(out_dir)
@@ -243,7 +296,19 @@ def generate_dataset(
     if not 0 <= start_scale < fewest:
         raise ValueError(f"start_scale must lie in 0..{fewest - 1} (the bank's smallest pyramid has {fewest} "
                          f"scales), got {start_scale}.")
-    settings = {"per_model": per_model, "start_scale": start_scale, "seed": seed}
+    fitted = {}
+    if masks is not None:
+        if inject_scale is None or not 1 <= inject_scale < fewest:
+            raise ValueError(f"masks need inject_scale (--inject-scale) in 1..{fewest - 1}, the scale the requested "
+                             f"masks enter (the bank's smallest pyramid has {fewest} scales), got {inject_scale}.")
+        for image_id in bank.ids:
+            model = bank[image_id]
+            shape = model.scale_shapes[model.num_trained_scales - 1]
+            fitted[image_id] = [fit_mask(m, model.layout, shape, f"mask {i}") for i, m in enumerate(masks)]
+    settings: dict[str, Any] = {"per_model": per_model, "start_scale": start_scale, "seed": seed}
+    steering = steering_of(size_control, masks, inject_scale)
+    if steering is not None:
+        settings["steering"] = steering
     if out_dir.is_dir():
         if overwrite:
             _clear_output(out_dir, set(folders.values()))
@@ -256,7 +321,7 @@ def generate_dataset(
     entries: list[dict[str, Any]] = []
     for image_id in tqdm(bank.ids, desc="generate", unit="model", disable=not progress):
         folder = out_dir / SAMPLES_DIR / folders[image_id]
-        run = SampleRun(model_sha256(bank.path_of(image_id)), per_model, start_scale, seed)
+        run = SampleRun(model_sha256(bank.path_of(image_id)), per_model, start_scale, seed, None, steering)
         if is_sample_folder_complete(folder, run):
             summary.skipped.append(image_id)
         else:
@@ -265,7 +330,8 @@ def generate_dataset(
                 summary.replaced.append(image_id)
             # The dataset is about to change: until it is whole again, no datalist names it.
             summary.datalist.unlink(missing_ok=True)
-            _sample_model(bank, image_id, folder, per_model, start_scale, seed, device)
+            _sample_model(bank, image_id, folder, per_model, start_scale, seed, device, size_control,
+                          fitted.get(image_id), inject_scale, steering)
             summary.generated.append(image_id)
         relative = f"{SAMPLES_DIR}/{folder.name}"
         for entry in json.loads((folder / DATALIST_NAME).read_text())["training"]:

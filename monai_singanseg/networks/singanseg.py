@@ -12,6 +12,9 @@ import torch
 from torch import nn
 
 from monai_singanseg.networks.generator import SinGANGenerator
+from monai_singanseg.networks.injection import (
+    GuideContent, as_label_batch, as_stack_batch, guide_stack, injection_input,
+)
 from monai_singanseg.settings import validate_settings
 from monai_singanseg.utils.layout import ChannelLayout
 from monai_singanseg.utils.pyramid import features_at_scale
@@ -53,14 +56,21 @@ def run_generators(
     noises: Sequence[torch.Tensor],
     shapes: Sequence[Sequence[int]],
     scale_factor: float,
+    first_input: torch.Tensor | None = None,
+    first_scale: int = 0,
 ) -> torch.Tensor:
-    """Run the coarsest ``len(noises)`` generators: ``x_k = G_k(amplitude_k * z_k + up(x_{k-1}), up(x_{k-1}))``.
+    """Run generators ``first_scale .. first_scale + len(noises) - 1``:
+    ``x_k = G_k(amplitude_k * z_k + up(x_{k-1}), up(x_{k-1}))``.
 
-    ``amplitudes[k]`` is a scalar, or a per-channel map for models trained together as groups.
+    ``amplitudes[k]`` is a scalar, or a per-channel map for models trained together as groups. ``first_input`` is
+    the input of the first generator run (zeros by default, as scale 0 has no coarser scale); an injected stack
+    replaces the coarser scales' output there (see :mod:`monai_singanseg.networks.injection`). ``shapes`` holds
+    every scale's shape from scale 0.
     """
-    x = torch.zeros_like(noises[0])
-    for k, z in enumerate(noises):
-        if k > 0:
+    x = torch.zeros_like(noises[0]) if first_input is None else first_input
+    for i, z in enumerate(noises):
+        k = first_scale + i
+        if i > 0:
             x = upsample_to_scale(x, shapes[k], scale_factor)
         x = generators[k](amplitudes[k] * z + x, x)
     return x
@@ -231,26 +241,52 @@ class SinGANSeg(nn.Module):
         start_scale: int = 0,
         generator: torch.Generator | None = None,
         output_shape: Sequence[int] | None = None,
+        *,
+        label: torch.Tensor | np.ndarray | None = None,
+        inject: torch.Tensor | np.ndarray | None = None,
+        inject_scale: int | None = None,
+        content: GuideContent | str = GuideContent.RECONSTRUCTION,
     ) -> torch.Tensor:
-        """Draw synthetic image+label stacks.
+        """Draw synthetic image+label stacks, unconditionally or steered by a mask or an edit injected at a scale.
 
         Scales below ``start_scale`` replay the reconstruction noise (close to the training image); scales from
         ``start_scale`` on get fresh noise. ``start_scale=0`` gives the most varied samples (the paper's setting).
 
+        Steering (SinGAN's paint-to-image and editing): ``label`` (a requested mask) or ``inject`` (any stack, such
+        as an encoded image with a moved lesion) is resized to scale ``inject_scale`` and replaces the output of
+        the coarser scales as the input of generator ``inject_scale``; the finer scales run as above. A ``label``
+        becomes a stack with the pyramid's own colours (see
+        :class:`~monai_singanseg.networks.injection.GuideContent`). The returned label channels are the generated
+        ones: decode them to measure how well a sample followed the request.
+
         Args:
-            num_samples: how many stacks to draw.
+            num_samples: how many stacks to draw (per requested mask or stack when steering).
             start_scale: first scale with fresh noise, in ``0..num_scales - 1``.
             generator: source of the noise, for reproducible samples.
             output_shape: spatial shape of the samples; by default the training shape. Other shapes scale every
-                noise map by the same ratio and need ``start_scale=0``.
+                noise map by the same ratio and need ``start_scale=0`` and no steering.
+            label: ``(1, *shape)`` or ``(N, 1, *shape)`` label values of the layout at the finest trained scale's
+                shape.
+            inject: ``(channels, *shape)`` or ``(N, channels, *shape)`` stacks in [-1, 1] (see
+                :meth:`ChannelLayout.encode`), instead of ``label``.
+            inject_scale: the scale the request enters, in ``1..num_trained_scales - 1``; needed with ``label`` or
+                ``inject``. Coarser scales re-imagine more of it, finer scales keep more of it.
+            content: with ``label``, where the image channels come from (``reconstruction`` or ``paint``).
 
         Returns:
-            ``(num_samples, channels, *shape)`` stacks in [-1, 1] channels; decode them with :meth:`decode`.
+            ``(num_samples * N, channels, *shape)`` stacks in [-1, 1] channels, request-major; decode them with
+            :meth:`decode`.
 
         Raises:
-            ValueError: ``num_samples < 1``, ``start_scale`` out of range, an ``output_shape`` of other dimensions
-                or sizes below 1, or an untrained pyramid.
+            ValueError: ``num_samples < 1``, ``start_scale`` or ``inject_scale`` out of range, an ``output_shape``
+                of other dimensions or sizes below 1, an untrained pyramid, a ``label`` or ``inject`` of another
+                shape, labels outside the layout, both or none of them with ``inject_scale``.
             TypeError: a count or scale that is not an integer, a ``generator`` that is not a ``torch.Generator``.
+
+        Example::
+
+            >>> stacks = model.sample(4, label=mask, inject_scale=1, generator=torch.Generator().manual_seed(0))
+            >>> image, generated_mask = model.decode(stacks)
         """
         num_samples = _integer("num_samples", num_samples, 1)
         if self.num_trained_scales == 0:
@@ -258,16 +294,54 @@ class SinGANSeg(nn.Module):
         start_scale = _integer("start_scale", start_scale, 0, self.num_trained_scales - 1)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}.")
+        if label is not None or inject is not None or inject_scale is not None:
+            if output_shape is not None:
+                raise ValueError("output_shape other than the training shape cannot be steered (label, inject).")
+            return self._sample_injected(num_samples, start_scale, generator, label, inject, inject_scale, content)
         if output_shape is not None and start_scale != 0:
             raise ValueError("output_shape other than the training shape needs start_scale=0.")
         shapes = self._shapes_for(output_shape)
-        noises = []
-        for k in range(self.num_trained_scales):
-            if k < start_scale:
-                noises.append(self.reconstruction_noise[k].expand(num_samples, *self.reconstruction_noise[k].shape[1:]))
-            else:
-                noises.append(self._draw_noise(k, num_samples, shapes[k], generator))
-        return self.run_scales(noises, shapes)
+        return self.run_scales(self._noise_maps(0, num_samples, start_scale, shapes, generator), shapes)
+
+    def _noise_maps(self, first_scale: int, num_samples: int, start_scale: int, shapes: Sequence[Sequence[int]],
+                    generator: torch.Generator | None) -> list[torch.Tensor]:
+        """Noise of scales ``first_scale..``: the reconstruction's below ``start_scale``, fresh from it on."""
+        return [self.reconstruction_noise[k].expand(num_samples, *self.reconstruction_noise[k].shape[1:])
+                if k < start_scale else self._draw_noise(k, num_samples, shapes[k], generator)
+                for k in range(first_scale, self.num_trained_scales)]
+
+    def _sample_injected(
+        self,
+        num_samples: int,
+        start_scale: int,
+        generator: torch.Generator | None,
+        label: Any,
+        inject: Any,
+        inject_scale: Any,
+        content: GuideContent | str,
+    ) -> torch.Tensor:
+        if (label is None) == (inject is None):
+            raise ValueError("give one of label (a requested mask) or inject (a stack) with inject_scale, not "
+                             f"{'both' if label is not None else 'neither'}.")
+        if self.num_trained_scales < 2:
+            raise ValueError("steering needs a pyramid of at least 2 trained scales: the request enters a scale "
+                             "above the coarsest.")
+        if inject_scale is None:
+            raise ValueError(f"label and inject need inject_scale, the scale the request enters (1.."
+                             f"{self.num_trained_scales - 1}).")
+        # Scale 0's generator learnt on no input at all (it adds its output to zeros): a request enters above it.
+        inject_scale = _integer("inject_scale", inject_scale, 1, self.num_trained_scales - 1)
+        finest, device = self.scale_shapes[self.num_trained_scales - 1], self.noise_amplitudes.device
+        if label is not None:
+            stacks = guide_stack(self.layout, self.reconstruct(), as_label_batch(label, self.layout, finest), content)
+        else:
+            stacks = as_stack_batch(inject, self.layout, finest)
+        first_input = injection_input(stacks.to(device), self.scale_shapes, inject_scale, self.scale_factor)
+        first_input = first_input.repeat_interleave(num_samples, dim=0)
+        noises = self._noise_maps(inject_scale, first_input.shape[0], start_scale, self.scale_shapes, generator)
+        stack = run_generators(self.generators, self.noise_amplitudes, noises, self.scale_shapes, self.scale_factor,
+                               first_input=first_input, first_scale=inject_scale)
+        return stack.contiguous()
 
     @torch.no_grad()
     def reconstruct(self, num_scales: int | None = None) -> torch.Tensor:

@@ -16,6 +16,7 @@ from monai.transforms import RandomizableTransform, Transform
 from monai.utils import MAX_SEED, TransformBackends, convert_to_dst_type, convert_to_tensor
 
 from monai_singanseg.data.bank import SinGANSegBank
+from monai_singanseg.data.size_control import SizeControl, SizeRecord, sample_with_share, training_share
 from monai_singanseg.networks.singanseg import SinGANSeg as Pyramid
 from monai_singanseg.utils.layout import ChannelLayout
 from monai_singanseg.utils.resize import resize
@@ -117,14 +118,22 @@ def _like(values: torch.Tensor, like: Any) -> torch.Tensor:
     return convert_to_tensor(out, track_meta=get_track_meta())
 
 
-def record_replacement(x: Any, replaced: bool, model_id: str = "", start_scale: int = -1, seed: int = -1) -> None:
-    """Record in a MetaTensor's ``meta`` whether (and how) it was replaced.
+# The size record of an output a size-controlled transform kept: the same keys, so batches keep them.
+UNCONTROLLED_SIZE = SizeRecord(-1.0, -1.0, 0, -1.0, False, False, False)
+
+
+def record_replacement(x: Any, replaced: bool, model_id: str = "", start_scale: int = -1, seed: int = -1,
+                       size: SizeRecord | None = None) -> None:
+    """Record in a MetaTensor's ``meta`` whether (and how) it was replaced; with ``size``, also what lesion-size
+    control did (under ``"size_control"``, see :class:`~monai_singanseg.data.size_control.SizeRecord`).
 
     Every output gets the record, replaced or not, because MONAI's collation keeps only the keys common to a batch.
     """
     if isinstance(x, MetaTensor):
         x.meta[SINGANSEG_META_KEY] = {"replaced": replaced, "model_id": model_id, "start_scale": start_scale,
                                       "seed": seed}
+        if size is not None:
+            x.meta[SINGANSEG_META_KEY]["size_control"] = size.to_dict()
 
 
 class SinGANSeg(Transform):
@@ -148,6 +157,10 @@ class SinGANSeg(Transform):
         label_values: the input's label values in the order of the pyramid's (e.g. ``(0, 1)`` for a pyramid trained
             on ``(0, 255)``); by default the pyramid's own.
         model_id: the pyramid's image id, for the record in the output's metadata.
+        share_window: the accepted ``(low, high)`` foreground share; the pair is drawn again (within the budget of
+            ``size_control``) until it falls there (see :func:`~monai_singanseg.data.size_control.sample_with_share`).
+        size_control: budget, strategy and injection scale of that search (the default :class:`SizeControl`'s
+            when omitted); its target is drawn by :class:`RandSinGANSeg`, not here.
 
     Raises:
         ValueError: ``start_scale`` out of the pyramid's range, ``label_values`` of the wrong length, or (at call
@@ -170,6 +183,8 @@ class SinGANSeg(Transform):
         reverse_indexing: bool | None = None,
         label_values: Sequence[float] | None = None,
         model_id: str = "",
+        share_window: tuple[float, float] | None = None,
+        size_control: SizeControl | None = None,
     ) -> None:
         if not 0 <= start_scale < pyramid.num_trained_scales:
             raise ValueError(f"start_scale={start_scale} is out of range for pyramid {model_id!r}, which has scales "
@@ -178,11 +193,21 @@ class SinGANSeg(Transform):
         self.intensity, self.channel_wise = IntensityMode(intensity), channel_wise
         self.reverse_indexing, self.model_id = reverse_indexing, model_id
         self.label_values = _output_label_values(pyramid.layout, label_values)
+        self.share_window = None if share_window is None else (float(share_window[0]), float(share_window[1]))
+        self.size_control = size_control
+        # What the last generate() did to meet share_window (None without one).
+        self.size_record: SizeRecord | None = None
 
     def generate(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The synthetic pair at training shape: float image in the pyramid's units, label with ``label_values``."""
-        # A CPU generator: the same seed gives the same pair on any device (see SinGANSeg._draw_noise).
-        stack = self.pyramid.sample(1, self.start_scale, torch.Generator().manual_seed(self.seed))
+        if self.share_window is None:
+            # A CPU generator: the same seed gives the same pair on any device (see SinGANSeg._draw_noise).
+            stack = self.pyramid.sample(1, self.start_scale, torch.Generator().manual_seed(self.seed))
+        else:
+            control = self.size_control
+            stack, self.size_record = sample_with_share(
+                self.pyramid, self.share_window, self.seed, self.start_scale,
+                *((control.budget, control.strategy, control.inject_scale) if control is not None else ()))
         image, label = self.pyramid.decode(stack)
         label = label[0].double()
         mapped = torch.zeros_like(label)
@@ -221,7 +246,7 @@ class SinGANSeg(Transform):
         synthetic_label = synthetic_label.expand(_plain(label).shape[0], *synthetic_label.shape[1:])
         out_image, out_label = _like(synthetic_image, image), _like(synthetic_label, label)
         for out in (out_image, out_label):
-            record_replacement(out, True, self.model_id, self.start_scale, self.seed)
+            record_replacement(out, True, self.model_id, self.start_scale, self.seed, self.size_record)
         return out_image, out_label
 
 
@@ -249,6 +274,9 @@ class RandSinGANSeg(RandomizableTransform):
         prob: probability of replacing a pair.
         start_scale: an int, or an inclusive ``(low, high)`` range to draw from.
         intensity, channel_wise, reverse_indexing, label_values: see :class:`SinGANSeg`.
+        size_control: a target distribution of foreground share to meet (see
+            :class:`~monai_singanseg.data.size_control.SizeControl`): each replacement draws its share window from
+            ``self.R`` too, and records what it did in the metadata.
 
     Raises:
         ValueError: a bad ``start_scale``; at call time, an input the pyramid cannot stand in for, or (without
@@ -272,13 +300,19 @@ class RandSinGANSeg(RandomizableTransform):
         channel_wise: bool = False,
         reverse_indexing: bool | None = None,
         label_values: Sequence[float] | None = None,
+        size_control: SizeControl | None = None,
     ) -> None:
         super().__init__(prob)
         self.bank, self.start_scale = bank, as_scale_range(start_scale)
         self.intensity, self.channel_wise = IntensityMode(intensity), channel_wise
         self.reverse_indexing, self.label_values = reverse_indexing, label_values
+        if size_control is not None and not isinstance(size_control, SizeControl):
+            raise TypeError(f"size_control must be a SizeControl or None, got {type(size_control).__name__}.")
+        self.size_control = size_control
         self._common_layout: ChannelLayout | None = None
         self._model_id, self._start_scale, self._seed = "", 0, 0
+        self._share_window: tuple[float, float] | None = None
+        self._training_shares: dict[str, float] = {}
 
     def layout_for(self, image_id: str | None) -> ChannelLayout:
         """The layout of ``image_id``'s pyramid, or the layout every pyramid of the bank shares."""
@@ -295,6 +329,15 @@ class RandSinGANSeg(RandomizableTransform):
         self._model_id = image_id if image_id is not None else self.bank.ids[self.R.randint(len(self.bank))]
         self._start_scale = int(self.R.randint(self.start_scale[0], self.start_scale[1] + 1))
         self._seed = int(self.R.randint(MAX_SEED))
+        if self.size_control is not None:
+            # Drawn after the other parameters, so a transform without size control draws exactly as before.
+            target = self.size_control.target
+            share = None
+            if target.match_real and not target.shares:
+                if self._model_id not in self._training_shares:
+                    self._training_shares[self._model_id] = training_share(self.bank[self._model_id])
+                share = self._training_shares[self._model_id]
+            self._share_window = target.window(self.R, share)
 
     def keep(self, image: NdarrayOrTensor, label: NdarrayOrTensor, image_id: str | None = None
              ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -303,7 +346,7 @@ class RandSinGANSeg(RandomizableTransform):
         check_input_pair(image, label, self.layout_for(image_id), self.label_values)
         kept = tuple(convert_to_tensor(x, track_meta=get_track_meta()) for x in (image, label))
         for out in kept:
-            record_replacement(out, False)
+            record_replacement(out, False, size=None if self.size_control is None else UNCONTROLLED_SIZE)
         return kept
 
     def __call__(self, image: NdarrayOrTensor, label: NdarrayOrTensor, image_id: str | None = None,
@@ -325,7 +368,8 @@ class RandSinGANSeg(RandomizableTransform):
             return self.keep(image, label, image_id)
         pyramid = self.bank[self._model_id]
         replace = SinGANSeg(pyramid, self._start_scale, self._seed, self.intensity, self.channel_wise,
-                            self.reverse_indexing, self.label_values, self._model_id)
+                            self.reverse_indexing, self.label_values, self._model_id, self._share_window,
+                            self.size_control)
         return replace(image, label)
 
 

@@ -13,6 +13,7 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform, RandomizableTransform
 
 from monai_singanseg.data.bank import SinGANSegBank, image_id_of
+from monai_singanseg.data.size_control import ShareTarget, SizeControl, SizeStrategy, as_size_control
 from monai_singanseg.transforms.singanseg.array import IntensityMode, QuantizeLabel, RandSinGANSeg
 
 __all__ = [
@@ -66,6 +67,16 @@ class RandSinGANSegd(RandomizableTransform, MapTransform):
         reverse_indexing: the input's 2D axes are ``(W, H)`` (True), ``(H, W)`` (False), or told apart (None).
         label_values: the input's label values in the order of the pyramids' (e.g. ``(0, 1)`` for pyramids trained
             on ``(0, 255)`` masks); by default the pyramids' own.
+        share: lesion-size control, a target distribution of foreground share: ``"match_real"`` (each pyramid's
+            training share, or one of ``real_shares`` drawn per pair), a range ``"low:high"`` or ``(low, high)``,
+            or a :class:`~monai_singanseg.data.size_control.SizeControl`; None (default) leaves sizes alone.
+            Pairs are drawn again until they meet the target, at most ``share_budget`` times, and
+            ``meta["singanseg"]["size_control"]`` records the window, the attempts, the kept share, and whether
+            the budget ran out (see :func:`~monai_singanseg.data.size_control.sample_with_share`).
+        real_shares: with ``share="match_real"``, the real set's foreground shares.
+        share_tolerance: half-width of the window around a drawn share.
+        share_budget: attempts per pair at most.
+        share_strategy: ``guide`` (stretch the lesion and inject it) or ``reject`` (draw again only).
 
     Raises:
         ValueError: ``keys`` is not two keys, a bad ``start_scale`` or ``match``, a bank of incompatible layouts with
@@ -97,6 +108,11 @@ class RandSinGANSegd(RandomizableTransform, MapTransform):
         channel_wise: bool = False,
         reverse_indexing: bool | None = None,
         label_values: Sequence[float] | None = None,
+        share: str | Sequence[float] | ShareTarget | SizeControl | None = None,
+        real_shares: Sequence[float] | None = None,
+        share_tolerance: float = 0.02,
+        share_budget: int = 4,
+        share_strategy: SizeStrategy | str = SizeStrategy.GUIDE,
     ) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys=False)
         RandomizableTransform.__init__(self, prob)
@@ -104,8 +120,10 @@ class RandSinGANSegd(RandomizableTransform, MapTransform):
             raise ValueError(f"keys must be the image key and the label key, got {self.keys}.")
         self.match, self.id_key = MatchMode(match), id_key
         bank = bank if isinstance(bank, SinGANSegBank) else SinGANSegBank(bank)
+        size_control = None if share is None else as_size_control(share, real_shares, share_tolerance, share_budget,
+                                                                  share_strategy)
         self.rand_singanseg = RandSinGANSeg(bank, 1.0, start_scale, intensity, channel_wise, reverse_indexing,
-                                            label_values)
+                                            label_values, size_control)
         if self.match == MatchMode.ANY:
             self.rand_singanseg.layout_for(None)  # a bank of mixed layouts fails here, not in a worker
 
