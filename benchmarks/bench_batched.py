@@ -30,7 +30,7 @@ from _common import (  # noqa: E402
 from monai_singanseg.cli.settings_args import add_settings_arguments, settings_from_arguments  # noqa: E402
 from monai_singanseg.data.phantom import endoscopy_phantom  # noqa: E402
 from monai_singanseg.engines.trainer import SinGANSegTrainer  # noqa: E402
-from monai_singanseg.utils.layout import ChannelLayout  # noqa: E402
+from monai_singanseg.layout import ChannelLayout  # noqa: E402
 
 
 def _peak(device: torch.device) -> str:
@@ -46,7 +46,8 @@ def main() -> int:
     parser.add_argument("--models-per-batch", type=int, nargs="+", default=[1, 4], metavar="M",
                         help="batch sizes to time (default: 1 4)")
     parser.add_argument("--baseline-models", type=int, default=2, help="models trained one by one (default: 2)")
-    parser.add_argument("--height", type=int, default=332, help="phantom height (default: 332, as REFERENCE.md)")
+    parser.add_argument("--height", type=int, default=332,
+                        help="phantom height (default: 332, as in docs/reference_algorithm.md)")
     parser.add_argument("--width", type=int, default=487, help="phantom width (default: 487)")
     parser.add_argument("--full-iterations", type=int, default=2000, help="iterations per scale to estimate a model")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")

@@ -43,7 +43,7 @@ from _common import (  # noqa: E402
 from monai_singanseg.cli.settings_args import add_settings_arguments, settings_from_arguments  # noqa: E402
 from monai_singanseg.engines.trainer import SinGANSegTrainer  # noqa: E402
 from monai_singanseg.settings import SinGANSegSettings  # noqa: E402
-from monai_singanseg.utils.layout import ChannelLayout  # noqa: E402
+from monai_singanseg.layout import ChannelLayout  # noqa: E402
 from monai_singanseg.utils.pyramid import compute_pyramid, iterations_per_scale  # noqa: E402
 
 
@@ -88,7 +88,8 @@ def _reference_options(reference: dict[str, Any], settings: SinGANSegSettings, f
         "lambda_grad": settings.gradient_penalty_weight, "alpha": settings.reconstruction_weight,
         "noise_amp": settings.noise_amplitude_factor,
     }
-    # Gsteps stays at the reference's 3: its loop runs three generator passes for one update (REFERENCE.md).
+    # Gsteps stays at the reference's 3: its loop runs three generator passes for one update
+    # (docs/reference_algorithm.md, "The generator-step quirk").
     for name, value in values.items():
         setattr(opt, name, value)
     return reference["functions"].post_config(opt)

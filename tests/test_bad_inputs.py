@@ -25,7 +25,7 @@ TINY = SinGANSegSettings(min_size=16, max_size=24, iterations=2, base_features=8
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory):
+def folder(tmp_path_factory, shared_pyramid):
     """Good inputs (an RGB phantom and its mask, a trained pyramid, datalists) beside broken ones."""
     d = tmp_path_factory.mktemp("bad_inputs")
     image, mask = endoscopy_phantom(24, 24, seed=0)
@@ -45,9 +45,9 @@ def folder(tmp_path_factory):
     (d / "used" / "notes.txt").write_text("someone else's")
     (d / "bank").mkdir()
     (d / "empty_bank").mkdir()
-    model = train_singanseg(image, mask, TINY, metadata={"image_id": "image", "source": str(d / "image.png"),
-                                                         "file_format": "png"})
-    model.save(str(d / "bank" / "image.pt"), metadata={"image_id": "image", "source": str(d / "image.png")})
+    # Any good checkpoint does: every mistake here is refused before the model is used.
+    shared_pyramid.model.save(str(d / "bank" / "image.pt"),
+                              metadata={"image_id": "image", "source": str(d / "image.png")})
     shutil.copy(d / "bank" / "image.pt", d / "model.pt")
     payload = torch.load(d / "model.pt", weights_only=True)
     payload["noise_amplitudes"] = torch.full_like(payload["noise_amplitudes"], float("nan"))

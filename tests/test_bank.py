@@ -9,27 +9,16 @@ import torch
 from monai_singanseg.data import bank as bank_module
 from monai_singanseg.data.bank import MissingPyramidError, SinGANSegBank, image_id_of
 from monai_singanseg.data.checkpoint import CheckpointError
-from monai_singanseg.data.phantom import endoscopy_phantom
-from monai_singanseg.engines import train_singanseg
 from monai_singanseg.networks import SinGANSeg
-from monai_singanseg.settings import SinGANSegSettings
 from monai_singanseg.utils.layout import ChannelLayout
-
-TINY = SinGANSegSettings(min_size=24, max_size=32, iterations=1, base_features=8, max_features=8)
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
+def models(tmp_path_factory, shared_pyramid):
     """A folder with a checkpoint that names its image (``polyp_a``) and one that does not (file stem ``b``)."""
     folder = tmp_path_factory.mktemp("bank")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # convolutions this small gain nothing from threads, only synchronisation
-    try:
-        model = train_singanseg(*endoscopy_phantom(28, 32, seed=3), TINY)
-    finally:
-        torch.set_num_threads(threads)
-    model.save(str(folder / "model_a.pt"), metadata={"image_id": "polyp_a"})
-    model.save(str(folder / "b.pt"))
+    shared_pyramid.model.save(str(folder / "model_a.pt"), metadata={"image_id": "polyp_a"})
+    shared_pyramid.model.save(str(folder / "b.pt"))
     return folder
 
 

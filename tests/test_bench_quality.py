@@ -68,7 +68,20 @@ def test_candidates_parse_as_recipes_or_field_values():
         bench_quality.parse_candidate("short=iters:10", base)
 
 
-def test_benchmark_trains_scores_and_reuses_models(tmp_path):
+def _main(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    """``bench_quality.py ARGV`` run in this process: its exit code, stdout and stderr."""
+    monkeypatch.setattr(sys, "argv", [str(BENCHMARKS / "bench_quality.py"), *argv])
+    capsys.readouterr()
+    try:
+        code = bench_quality.main()
+    except SystemExit as exit_:  # argparse's errors
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.slow
+def test_benchmark_trains_scores_and_reuses_models(tmp_path, monkeypatch, capsys):
     from monai_singanseg.data.phantom import endoscopy_phantom
     from monai_singanseg.data.writers import write_png
 
@@ -76,21 +89,23 @@ def test_benchmark_trains_scores_and_reuses_models(tmp_path):
         image, mask = endoscopy_phantom(30, 34, seed=seed)
         write_png(image.transpose(1, 2, 0), tmp_path / "data" / "images" / f"{name}.png")
         write_png(mask[0], tmp_path / "data" / "masks" / f"{name}.png")
-    command = [sys.executable, str(BENCHMARKS / "bench_quality.py"), "--data", str(tmp_path / "data"),
-               "--num-images", "2", "--max-size", "30", "--min-size", "20", "--iterations", "2", "--base-features", "4",
-               "--max-features", "4", "--num-samples", "4", "--sampling-pairs", "2", "--grid-samples", "2",
-               "--candidate", "short=iterations:1", "--out", str(tmp_path / "out")]
-    first = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    arguments = ["--data", str(tmp_path / "data"), "--num-images", "2", "--max-size", "30", "--min-size", "20",
+                 "--iterations", "2", "--base-features", "4", "--max-features", "4", "--num-samples", "4",
+                 "--sampling-pairs", "2", "--grid-samples", "2", "--candidate", "short=iterations:1", "--threads", "1",
+                 "--out", str(tmp_path / "out")]
+    # Once as the command it is, then, to spare three interpreter starts, in this process.
+    first = subprocess.run([sys.executable, str(BENCHMARKS / "bench_quality.py"), *arguments], check=False,
+                           capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-2000:]
+    assert "training faithful seed 0 on a" in first.stdout
     table = (tmp_path / "out" / "quality.md").read_text()
     assert "| faithful seed 0" in table and "| short" in table and "faithful seed range" in table
     assert (tmp_path / "out" / "quality_vs_time.png").stat().st_size > 0
     assert sorted(p.name for p in (tmp_path / "out" / "grids").iterdir()) == ["a.png", "b.png"]
-    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0 and "training" not in again.stdout  # every model is reused
+    code, out, _ = _main(arguments, monkeypatch, capsys)
+    assert code == 0 and "| faithful seed 0" in out and "training" not in out  # every model is reused
     # --rows takes row names or their folder names, and refuses a name that would silently train nothing.
-    wrong = subprocess.run([*command, "--rows", "faithful_seed_9"], capture_output=True, text=True, timeout=600)
-    assert wrong.returncode == 2 and "--rows faithful_seed_9: no such row" in wrong.stderr
-    by_folder = subprocess.run([*command, "--rows", "faithful_seed_0", "--no-report"], capture_output=True, text=True,
-                               timeout=600)
-    assert by_folder.returncode == 0 and "training" not in by_folder.stdout
+    code, _, err = _main([*arguments, "--rows", "faithful_seed_9"], monkeypatch, capsys)
+    assert code == 2 and "--rows faithful_seed_9: no such row" in err
+    code, out, _ = _main([*arguments, "--rows", "faithful_seed_0", "--no-report"], monkeypatch, capsys)
+    assert code == 0 and "base settings" in out and "training" not in out

@@ -221,11 +221,35 @@ def test_cases_split_by_subject(dataset):
 
 # The bundle.
 
-def test_metadata_validates_offline():
+def _without(metadata: dict, *keys: str) -> dict:
+    """``metadata`` with the entry at the path ``keys`` removed."""
+    broken = json.loads(json.dumps(metadata))
+    parent = broken
+    for key in keys[:-1]:
+        parent = parent[key]
+    del parent[keys[-1]]
+    return broken
+
+
+# Each breaks one rule of meta_schema.json: a required key, a required nested key, a pattern, a type.
+SCHEMA_VIOLATIONS = [
+    ("no network_data_format", lambda m: _without(m, "network_data_format"), "network_data_format"),
+    ("no outputs", lambda m: _without(m, "network_data_format", "outputs"), "outputs"),
+    ("version not a version", lambda m: {**m, "version": "first"}, "first"),
+    ("authors a number", lambda m: {**m, "authors": 314}, "314 is not valid"),
+]
+
+
+@pytest.mark.parametrize(("break_metadata", "message"), [pytest.param(b, m, id=i) for i, b, m in SCHEMA_VIOLATIONS])
+def test_metadata_validates_offline_and_a_violation_is_rejected(tmp_path, break_metadata, message):
     pytest.importorskip("jsonschema")
     from monai.bundle import verify_metadata
 
     verify_metadata(meta_file=str(CONFIGS / "metadata.json"), filepath=str(CONFIGS / "meta_schema.json"))
+    broken = tmp_path / "metadata.json"
+    broken.write_text(json.dumps(break_metadata(json.loads((CONFIGS / "metadata.json").read_text()))))
+    with pytest.raises(ValueError, match=message):
+        verify_metadata(meta_file=str(broken), filepath=str(CONFIGS / "meta_schema.json"))
 
 
 def test_settings_keys_mirror_the_settings_dataclass():
@@ -237,6 +261,7 @@ def test_settings_keys_mirror_the_settings_dataclass():
     assert set(common["singanseg"]) - {"_target_"} == {f.name for f in fields(SinGANSegSettings)}
 
 
+@pytest.mark.slow
 def test_prepare_writes_kept_slices_on_their_volume_grid(bundle_run):
     slices = read_datalist(bundle_run["out"] / "output" / "slices" / "slices.json")
     assert {e["case_id"] for e in slices} == {"case_a", "case_b_dicom", "case_c"}
@@ -255,6 +280,7 @@ def test_prepare_writes_kept_slices_on_their_volume_grid(bundle_run):
     assert np.allclose(flair[0].numpy(), channels[0][..., 3], atol=0.5)  # DICOM stores 12-bit integers
 
 
+@pytest.mark.slow
 def test_generators_form_an_ensemble_of_banks_with_independent_seeds_and_are_not_trained_twice(bundle_run):
     bank_dir = bundle_run["out"] / "models" / "generators"
     banks = [SinGANSegBank(bank_dir / f"member_{k:02d}") for k in range(2)]
@@ -270,6 +296,7 @@ def test_generators_form_an_ensemble_of_banks_with_independent_seeds_and_are_not
     assert banks[0].layout_of(slice_id).label_values == tuple(float(v) for v in LABEL_VALUES)
 
 
+@pytest.mark.slow
 def test_an_ensemble_member_serves_as_online_augmentation_of_its_slices(bundle_run):
     from monai.transforms import Compose, LoadImaged, SqueezeDimd
 
@@ -287,6 +314,7 @@ def test_an_ensemble_member_serves_as_online_augmentation_of_its_slices(bundle_r
     assert set(np.unique(out["label"].numpy()).tolist()) <= set(LABEL_VALUES)
 
 
+@pytest.mark.slow
 def test_synthetic_labels_hold_only_the_valid_label_values(bundle_run):
     synthetic = read_datalist(bundle_run["out"] / "output" / "synthetic" / "synthetic.json")
     assert [e["member"] for e in synthetic] == [0, 1, 0, 1]
@@ -297,6 +325,7 @@ def test_synthetic_labels_hold_only_the_valid_label_values(bundle_run):
     assert values <= set(LABEL_VALUES) and 0 in values
 
 
+@pytest.mark.slow
 def test_synthetic_nifti_and_dicom_reload_with_the_right_shape_and_orientation(bundle_run):
     synthetic_dir = bundle_run["out"] / "output" / "synthetic"
     entry = read_datalist(synthetic_dir / "synthetic.json")[1]
@@ -327,6 +356,7 @@ def test_synthetic_nifti_and_dicom_reload_with_the_right_shape_and_orientation(b
     assert set(np.unique(label.numpy()).tolist()) <= set(LABEL_VALUES)
 
 
+@pytest.mark.slow
 def test_segmentation_trains_on_real_and_synthetic_and_reports_per_class_dice(bundle_run):
     models = bundle_run["out"] / "models" / "segmentation"
     assert (models / "model_real.pt").is_file() and (models / "model_synthetic.pt").is_file()
@@ -337,6 +367,7 @@ def test_segmentation_trains_on_real_and_synthetic_and_reports_per_class_dice(bu
         assert all(np.isnan(v) or 0 <= v <= 1 for v in summary["per_subject"]["case_d"].values())
 
 
+@pytest.mark.slow
 def test_both_sets_are_sampled_equally_often(bundle_run):
     out = bundle_run["out"] / "output"
     both = segmentation_datalist(out / "slices" / "slices.json", out / "synthetic" / "synthetic.json", "both")
@@ -345,6 +376,7 @@ def test_both_sets_are_sampled_equally_often(bundle_run):
         segmentation_datalist(out / "slices" / "slices.json", None, "fake")
 
 
+@pytest.mark.slow
 def test_inference_writes_a_label_map_on_the_volume_grid(bundle_run):
     prediction = bundle_run["out"] / "output" / "inference" / "case_d_seg.nii.gz"
     loaded = LoadImage(image_only=True, ensure_channel_first=True)(str(prediction))
@@ -367,6 +399,7 @@ SHARED_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("collection, num_cases, num_channels", [("brats2015_2ch", 3, 2), ("tcga_lgg_4ch", 1, 4)])
 def test_smoke_run_on_the_shared_brats_cases(collection, num_cases, num_channels, tmp_path):
     """The first three steps on real 240x240x155 cases: one tumour slice per case, tiny generators, two samples."""

@@ -94,7 +94,7 @@ def polyp_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def trained(polyp_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace with a generator bank, a synthetic set and a real-trained segmentation model."""
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # as every test runs (conftest.py): small layers gain nothing from a second thread
     workspace = tmp_path_factory.mktemp("workspace")
     run_config(["train_generators.json"], workspace, polyp_data)
     run_config(["generate.json"], workspace, polyp_data)
@@ -136,6 +136,7 @@ def test_every_target_is_a_full_dotted_path_that_imports(name: str) -> None:
         assert optional_import(module, name=attribute)[1], f"{name}: {target} does not import"
 
 
+@pytest.mark.slow
 def test_generators_see_only_the_training_fold(trained: Path, polyp_data: Path) -> None:
     split = split_pairs(pair_polyp_folder(polyp_data), num_folds=2, fold=0)
     bank = SinGANSegBank(trained / "models" / "generators")
@@ -146,6 +147,7 @@ def test_generators_see_only_the_training_fold(trained: Path, polyp_data: Path) 
     assert all(Path(e["image"]).is_file() and Path(e["label"]).is_file() for e in synthetic)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["synthetic", "real+synthetic", "real+online"])
 def test_segmentation_trains_in_every_mode(mode: str, trained: Path, polyp_data: Path, tmp_path: Path) -> None:
     model_dir = tmp_path / "segmentation"
@@ -158,6 +160,7 @@ def test_segmentation_trains_in_every_mode(mode: str, trained: Path, polyp_data:
     assert len(workflow.parser.get_parsed_content("train#datalist")) == sizes[mode]
 
 
+@pytest.mark.slow
 def test_evaluate_reports_the_five_metrics_on_held_out_images(trained: Path, polyp_data: Path) -> None:
     workflow = run_config(["evaluate.json"], trained, polyp_data)
     summary = json.loads((trained / "output" / "metrics" / "summary.json").read_text())
@@ -168,6 +171,7 @@ def test_evaluate_reports_the_five_metrics_on_held_out_images(trained: Path, pol
     assert not {e["image_id"] for e in held_out} & set(SinGANSegBank(trained / "models" / "generators").ids)
 
 
+@pytest.mark.slow
 def test_inference_writes_a_binary_mask_of_each_input_size(trained: Path, polyp_data: Path) -> None:
     run_config(["inference.json"], trained, polyp_data, "infer", logging=True)
     masks = sorted((trained / "output" / "predictions").glob("*_mask.png"))
@@ -177,6 +181,7 @@ def test_inference_writes_a_binary_mask_of_each_input_size(trained: Path, polyp_
         assert set(np.unique(np.asarray(mask))) <= {0, 255}
 
 
+@pytest.mark.slow
 def test_multi_gpu_config_trains_in_a_one_process_group(trained: Path, polyp_data: Path, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
@@ -195,6 +200,7 @@ def test_multi_gpu_config_trains_in_a_one_process_group(trained: Path, polyp_dat
     assert not any(key.startswith("module.") for key in state), "the DDP wrapper leaked into the checkpoint"
 
 
+@pytest.mark.slow
 def test_experiments_write_csv_markdown_and_plots(polyp_data: Path, tmp_path: Path) -> None:
     run_config(["experiments.json"], tmp_path, polyp_data, **{
         "experiments#num_folds": 2, "experiments#samples_per_image": [1], "experiments#small_data_sizes": [1, 2],
@@ -271,6 +277,7 @@ def test_splits_hold_each_image_out_once_and_subsets_nest() -> None:
     assert set(subsets[2]) < set(subsets[5]) < set(subsets[8])
 
 
+@pytest.mark.slow
 def test_synthetic_data_refuses_generators_of_held_out_images(trained: Path, polyp_data: Path) -> None:
     split = split_pairs(pair_polyp_folder(polyp_data), num_folds=2, fold=0)
     with pytest.raises(ValueError, match="leakage"):
@@ -282,11 +289,12 @@ def test_synthetic_data_refuses_generators_of_held_out_images(trained: Path, pol
         build_synthetic_dataset(trained / "models" / "generators", trained / "leak", split.train, style_method="gatys")
 
 
+@pytest.mark.slow
 def test_minimal_run_on_endotect_dev(tmp_path: Path) -> None:
     data = SHARED_DATA / "polyp" / "endotect_dev"
     if not data.is_dir():
         pytest.skip(f"{data} is absent (real data lives in ../shared/data beside the project root)")
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # as every test runs (conftest.py): small layers gain nothing from a second thread
     # Two training images of fold 0, one synthetic pair each, evaluated on the held-out half of the 100 images.
     run_config(["train_generators.json"], tmp_path, data, **{"split#num_train": 2})
     # The folder was checked by the first run; the next ones skip re-reading its 100 masks.

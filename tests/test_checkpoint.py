@@ -6,19 +6,13 @@ import pytest
 import torch
 
 from monai_singanseg.data.checkpoint import CHECKPOINT_VERSION, CheckpointError, atomic_torch_save, read_checkpoint
-from monai_singanseg.engines import train_singanseg
 from monai_singanseg.networks import SinGANSeg
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from monai_singanseg.data.phantom import endoscopy_phantom
-    from monai_singanseg.settings import SinGANSegSettings
-
-    settings = SinGANSegSettings(min_size=16, max_size=32, iterations=3, base_features=8, max_features=8, seed=1)
-    path = tmp_path_factory.mktemp("model") / "model.pt"
-    model = train_singanseg(*endoscopy_phantom(28, 32, seed=3), settings, checkpoint=path)
-    return model, path
+@pytest.fixture
+def trained(trained_pyramid, trained_pyramid_file):
+    """The session's trained pyramid and the checkpoint its training wrote (see conftest.py)."""
+    return trained_pyramid, trained_pyramid_file
 
 
 def test_save_load_round_trip_gives_identical_samples(trained, tmp_path):
@@ -33,11 +27,11 @@ def test_save_load_round_trip_gives_identical_samples(trained, tmp_path):
     assert torch.equal(model.reconstruct(), loaded.reconstruct())
 
 
-def test_checkpoint_holds_only_tensors_and_plain_data(trained):
+def test_checkpoint_holds_only_tensors_and_plain_data(trained, tiny_settings):
     _, path = trained
     payload = torch.load(path, weights_only=True)
     assert payload["format_version"] == CHECKPOINT_VERSION
-    assert payload["settings"]["iterations"] == 3 and payload["training"]["complete"] is True
+    assert payload["settings"] == tiny_settings.to_dict() and payload["training"]["complete"] is True
 
 
 def test_rejects_truncated_checkpoint(trained, tmp_path):

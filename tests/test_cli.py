@@ -10,7 +10,6 @@ from monai.data import load_decathlon_datalist
 from PIL import Image
 
 from monai_singanseg.cli import main
-from monai_singanseg.data.phantom import endoscopy_phantom
 from monai_singanseg.networks import SinGANSeg
 
 TINY = ["--min-size", "16", "--max-size", "32", "--iterations", "2", "--base-features", "8", "--max-features", "8"]
@@ -44,27 +43,18 @@ def test_train_then_sample_writes_pairs_grid_and_datalist(tmp_path, pair_files):
     assert json.loads((out / "datalist.json").read_text())["training"][0]["source_image"] == str(image)
 
 
-def test_same_seed_gives_same_files(tmp_path, pair_files):
-    image, mask = pair_files
-    model_path = tmp_path / "m.pt"
-    main(["train", "--image", str(image), "--label", str(mask), "--out", str(model_path), "--quiet", *TINY])
+def test_same_seed_gives_same_files(tmp_path, model_path):
     for name in ("a", "b"):
-        main(["sample", "--model", str(model_path), "--num-samples", "2", "--seed", "5", "--out", str(tmp_path / name)])
+        assert main(["sample", "--model", str(model_path), "--num-samples", "2", "--seed", "5",
+                     "--out", str(tmp_path / name)]) == 0
     for f in ("sample_0001_image.png", "sample_0001_label.png"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
 
 
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    """One pyramid trained by the command line, shared by the tests that only sample it."""
-    folder = tmp_path_factory.mktemp("trained")
-    image, mask = endoscopy_phantom(28, 32, seed=3)
-    Image.fromarray(np.moveaxis(image, 0, -1)).save(folder / "polyp.png")
-    Image.fromarray(mask[0]).save(folder / "polyp_mask.png")
-    path = folder / "polyp.pt"
-    assert main(["train", "--image", str(folder / "polyp.png"), "--label", str(folder / "polyp_mask.png"),
-                 "--out", str(path), "--quiet", *TINY]) == 0
-    return path
+@pytest.fixture
+def model_path(trained_pyramid_file):
+    """The session's trained pyramid (see conftest.py), shared by the tests that only sample it."""
+    return trained_pyramid_file
 
 
 def test_sample_refuses_a_used_folder_and_overwrite_leaves_no_stale_pairs(tmp_path, model_path, capsys):
@@ -134,6 +124,7 @@ def test_help_describes_every_option(command, capsys):
             assert flag in text
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--iterations", "2", "--num-samples", "4"]) == 0

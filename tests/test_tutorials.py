@@ -77,6 +77,7 @@ def test_sync_rejects_scripts_it_cannot_pair_with_a_notebook(text: str) -> None:
         sync_notebooks.script_to_notebook(text)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: s.stem)
 def test_tutorial_script_runs_in_quick_mode(script: Path, tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=_quick_env(), capture_output=True,
@@ -86,6 +87,7 @@ def test_tutorial_script_runs_in_quick_mode(script: Path, tmp_path: Path) -> Non
     assert any(outputs.rglob("*.png")), f"{script.name} wrote no PNG under {outputs}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: s.stem)
 def test_notebook_runs_in_quick_mode(script: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     nbclient = pytest.importorskip("nbclient", reason="nbclient is not installed: notebooks are checked through "
