@@ -61,7 +61,7 @@ from monai_singanseg.metrics.mask_statistics import count_connected_components  
 from monai_singanseg.metrics.memorisation import nearest_real  # noqa: E402
 from monai_singanseg.networks.singanseg import SinGANSeg  # noqa: E402
 from monai_singanseg.settings import RECIPES, SinGANSegSettings  # noqa: E402
-from monai_singanseg.utils.layout import ChannelLayout  # noqa: E402
+from monai_singanseg.layout import ChannelLayout  # noqa: E402
 from monai_singanseg.utils.pyramid import compute_pyramid  # noqa: E402
 
 METRICS = ("swd", "diversity", "nonempty", "area_ratio", "components", "max_ncc", "reconstruction_mse")

@@ -27,7 +27,7 @@ from bench_single_model import import_reference  # noqa: E402
 
 from monai_singanseg.engines.trainer import real_pyramid  # noqa: E402
 from monai_singanseg.settings import SinGANSegSettings  # noqa: E402
-from monai_singanseg.utils.layout import ChannelLayout  # noqa: E402
+from monai_singanseg.layout import ChannelLayout  # noqa: E402
 from monai_singanseg.utils.pyramid import compute_pyramid  # noqa: E402
 from monai_singanseg.utils.resize import resize  # noqa: E402
 

@@ -35,7 +35,7 @@ from monai_singanseg.data.phantom import endoscopy_phantom  # noqa: E402
 from monai_singanseg.networks.blocks import init_singan_weights_  # noqa: E402
 from monai_singanseg.networks.singanseg import SinGANSeg  # noqa: E402
 from monai_singanseg.transforms import RandSinGANSegd  # noqa: E402
-from monai_singanseg.utils.layout import ChannelLayout  # noqa: E402
+from monai_singanseg.layout import ChannelLayout  # noqa: E402
 from monai_singanseg.utils.pyramid import compute_pyramid  # noqa: E402
 
 

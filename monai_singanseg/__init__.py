@@ -13,7 +13,7 @@ from monai_singanseg.networks import (  # noqa: E402
     SinGANSeg,
 )
 from monai_singanseg.settings import SinGANSegSettings  # noqa: E402
-from monai_singanseg.utils.layout import ChannelLayout, LabelEncoding  # noqa: E402
+from monai_singanseg.layout import ChannelLayout, LabelEncoding  # noqa: E402
 
 __all__ = ["ChannelLayout", "LabelEncoding", "SinGANCritic", "SinGANDiscriminator", "SinGANGenerator", "SinGANSeg",
            "SinGANSegSettings", "__version__"]

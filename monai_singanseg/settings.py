@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from monai_singanseg.utils.layout import LabelEncoding
+from monai_singanseg.layout import LabelEncoding
 from monai_singanseg.utils.pyramid import iterations_per_scale, smallest_scale_size
 
 __all__ = ["RECIPES", "Recipe", "SinGANSegSettings", "available_device", "setting_flag", "validate_settings"]
@@ -52,7 +52,8 @@ def _setting(default: Any, help: str) -> Any:
 
 @dataclass(frozen=True)
 class SinGANSegSettings:
-    """Training settings. The defaults reproduce the reference (``singan-seg-polyp`` 1.0.7, see REFERENCE.md).
+    """Training settings. The defaults reproduce the reference, ``singan-seg-polyp`` 1.0.7, as
+    docs/reference_algorithm.md describes it.
 
     Deviations from the reference are settings with a reason, never silent:
     ``generator_steps=1`` is SinGAN-Seg's effective behaviour without its two wasted passes (set 3 for the original

@@ -46,7 +46,7 @@ from monai_singanseg.cli import main as monai_singanseg_cli
 from monai_singanseg.data import endoscopy_phantom, list_training_items, load_training_pair, sample_to_folder
 from monai_singanseg.data.writers import to_uint8_rgb, write_png
 from monai_singanseg.engines import train_singanseg
-from monai_singanseg.style import StyleTransfer, style_transfer
+from monai_singanseg.style import GatysStyleTransfer, style_transfer
 from monai_singanseg.transforms import RandStyleTransferd, StyleTransferd
 from monai_singanseg.visualize.figures import sample_grid
 
@@ -119,7 +119,7 @@ styled = {
 }
 if VGG19_WEIGHTS:
     # One engine, built once: loading the VGG is the slow part (the reference reloaded it for every image).
-    engine = StyleTransfer(weights_path=VGG19_WEIGHTS, content_weight=1, style_weight=1000, steps=20 if QUICK else 300)
+    engine = GatysStyleTransfer(weights_path=VGG19_WEIGHTS, content_weight=1, style_weight=1000, steps=20 if QUICK else 300)
     styled["gatys"] = style_transfer(synthetic, real, method="gatys", engine=engine)
 else:
     print("VGG19_WEIGHTS is not set: skipping Gatys (set it to torchvision's vgg19-dcbb9e9d.pth to run it).")

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from monai_singanseg.settings import available_device
-from monai_singanseg.style import StyleMethod, StyleTransfer
+from monai_singanseg.style import GatysStyleTransfer, StyleMethod
 from monai_singanseg.style.datalist import OUTPUT_DATALIST, restyle_datalist
 
 __all__ = ["OUTPUT_DATALIST", "add_parser", "parse_ratio", "run"]
@@ -110,16 +110,16 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}.")
     method = StyleMethod(args.method)
-    engine: Callable[[], StyleTransfer] | None = None
+    engine: Callable[[], GatysStyleTransfer] | None = None
     settings: dict[str, Any] = {}
     if method == StyleMethod.GATYS:
         content_weight, style_weight = args.ratio
 
-        def build_engine() -> StyleTransfer:
+        def build_engine() -> GatysStyleTransfer:
             # Called by restyle_datalist once every input is checked: a typo fails before the VGG loads.
             device = str(available_device(args.device, "--device")) if args.device else (
                 "cuda" if torch.cuda.is_available() else "cpu")
-            return StyleTransfer(weights_path=args.weights, content_weight=content_weight, style_weight=style_weight,
+            return GatysStyleTransfer(weights_path=args.weights, content_weight=content_weight, style_weight=style_weight,
                                  steps=args.steps, learning_rate=args.learning_rate, device=device, amp=args.amp)
 
         engine = build_engine

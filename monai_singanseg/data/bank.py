@@ -13,7 +13,7 @@ import torch
 from monai_singanseg.data.io import image_id_of
 from monai_singanseg.data.checkpoint import load_pyramid, read_checkpoint
 from monai_singanseg.networks.singanseg import SinGANSeg
-from monai_singanseg.utils.layout import ChannelLayout
+from monai_singanseg.layout import ChannelLayout
 
 __all__ = ["MissingPyramidError", "SinGANSegBank", "image_id_of"]
 

@@ -16,7 +16,7 @@ from monai_singanseg.data.writers import write_atomically
 from monai_singanseg.networks.singanseg import SinGANSeg
 from monai_singanseg.networks.weight_files import read_torch_file
 from monai_singanseg.settings import SinGANSegSettings, validate_settings
-from monai_singanseg.utils.layout import ChannelLayout
+from monai_singanseg.layout import ChannelLayout
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "CheckpointError", "atomic_torch_save", "check_payload",
            "load_pyramid", "pyramid_from_payload", "read_checkpoint", "save_pyramid"]

@@ -16,7 +16,7 @@ import torch
 import torch._utils
 
 from monai_singanseg.networks.singanseg import SinGANSeg
-from monai_singanseg.utils.layout import ChannelLayout, LabelEncoding
+from monai_singanseg.layout import ChannelLayout, LabelEncoding
 from monai_singanseg.utils.pyramid import features_at_scale
 
 __all__ = ["REFERENCE_FILES", "PickledModule", "ReferenceImportError", "ReferenceUnpickler", "convert_reference_run",

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from monai_singanseg.networks.injection import guide_stack, label_indices
 from monai_singanseg.networks.singanseg import SinGANSeg
-from monai_singanseg.utils.layout import ChannelLayout
+from monai_singanseg.layout import ChannelLayout
 
 __all__ = ["MATCH_REAL", "ShareTarget", "SizeControl", "SizeRecord", "SizeStrategy", "as_size_control",
            "foreground_share", "resize_lesion", "sample_with_share", "training_share"]

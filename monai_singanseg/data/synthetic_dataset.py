@@ -22,7 +22,7 @@ from monai_singanseg.data.sample_writer import (
     sample_to_folder, steering_of,
 )
 from monai_singanseg.data.size_control import SizeControl
-from monai_singanseg.utils.layout import ChannelLayout
+from monai_singanseg.layout import ChannelLayout
 from monai_singanseg.data.writers import temporary_target, write_json, write_png
 from monai_singanseg.visualize.figures import sample_grid
 

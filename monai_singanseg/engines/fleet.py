@@ -49,7 +49,7 @@ from monai_singanseg.data.writers import remove_temporaries, write_json
 from monai_singanseg.engines.batched import train_batched
 from monai_singanseg.engines.train import train_singanseg
 from monai_singanseg.settings import SinGANSegSettings, available_device
-from monai_singanseg.utils.layout import ChannelLayout
+from monai_singanseg.layout import ChannelLayout
 
 __all__ = ["STOP_AFTER_CHECKPOINT", "FleetModel", "TrainedModel", "distributed_environment", "launch",
            "stop_after_checkpoint", "summary_path", "train_fleet_batch", "train_many"]

@@ -17,7 +17,8 @@ from monai_singanseg.settings import SinGANSegSettings
 
 __all__ = ["ScaleResult", "ScaleTrainer", "draw_noise", "noise_amplitude", "repeated_batchnorm_statistics"]
 
-# The reference's generator loop runs three passes over the reconstruction for its one update (REFERENCE.md).
+# The reference's generator loop runs three passes over the reconstruction for its one update
+# (docs/reference_algorithm.md, "The generator-step quirk").
 REFERENCE_RECONSTRUCTION_PASSES = 3
 
 

@@ -17,7 +17,7 @@ from monai_singanseg.engines.trainer import SinGANSegTrainer
 from monai_singanseg.handlers.pyramid_checkpoint import PyramidCheckpoint
 from monai_singanseg.networks.singanseg import SinGANSeg
 from monai_singanseg.settings import SinGANSegSettings
-from monai_singanseg.utils.layout import ChannelLayout
+from monai_singanseg.layout import ChannelLayout
 
 __all__ = ["train_singanseg"]
 

@@ -21,7 +21,7 @@ from monai_singanseg.networks.generator import SinGANGenerator
 from monai_singanseg.networks.grouping import split_state_dict, stack_state_dicts
 from monai_singanseg.networks.singanseg import SinGANSeg, run_generators
 from monai_singanseg.settings import SinGANSegSettings, available_device
-from monai_singanseg.utils.layout import ChannelLayout
+from monai_singanseg.layout import ChannelLayout
 from monai_singanseg.utils.pyramid import compute_pyramid, features_at_scale, smallest_scale_size
 from monai_singanseg.utils.resize import resize, upsample_to_scale
 

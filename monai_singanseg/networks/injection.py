@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from monai_singanseg.utils.layout import ChannelLayout
+from monai_singanseg.layout import ChannelLayout
 from monai_singanseg.utils.resize import resize, upsample_to_scale
 
 __all__ = ["GuideContent", "as_label_batch", "as_stack_batch", "fill_from_known", "guide_stack", "injection_input",

@@ -16,7 +16,7 @@ from monai_singanseg.networks.injection import (
     GuideContent, as_label_batch, as_stack_batch, guide_stack, injection_input,
 )
 from monai_singanseg.settings import validate_settings
-from monai_singanseg.utils.layout import ChannelLayout
+from monai_singanseg.layout import ChannelLayout
 from monai_singanseg.utils.pyramid import features_at_scale
 from monai_singanseg.utils.resize import upsample_to_scale
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from monai_singanseg.style.dispatch import StyleMethod, style_method, style_transfer
 from monai_singanseg.style.fourier import fourier_domain_adaptation
-from monai_singanseg.style.gatys import REFERENCE_CONTENT_LAYER, REFERENCE_STYLE_LAYERS, StyleCallback, StyleTransfer
+from monai_singanseg.style.gatys import REFERENCE_CONTENT_LAYER, REFERENCE_STYLE_LAYERS, GatysStyleTransfer, StyleCallback, StyleTransfer
 from monai_singanseg.style.histogram import match_histograms
 
 __all__ = [
     "REFERENCE_CONTENT_LAYER",
     "REFERENCE_STYLE_LAYERS",
+    "GatysStyleTransfer",
     "StyleCallback",
     "StyleMethod",
     "StyleTransfer",

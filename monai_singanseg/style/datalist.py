@@ -17,7 +17,7 @@ from monai_singanseg.data.checkpoint import read_checkpoint
 from monai_singanseg.data.datalist import DATALIST_PATH_KEYS, read_datalist, write_datalist
 from monai_singanseg.data.writers import write_bytes, write_png
 from monai_singanseg.style.dispatch import StyleMethod, style_method, style_transfer
-from monai_singanseg.style.gatys import StyleTransfer
+from monai_singanseg.style.gatys import GatysStyleTransfer
 
 __all__ = ["OUTPUT_DATALIST", "read_rgb", "restyle_datalist"]
 
@@ -99,7 +99,7 @@ def restyle_datalist(
     datalist: str | os.PathLike,
     out_dir: str | os.PathLike,
     method: StyleMethod | str = StyleMethod.GATYS,
-    engine: StyleTransfer | Callable[[], StyleTransfer] | None = None,
+    engine: GatysStyleTransfer | Callable[[], GatysStyleTransfer] | None = None,
     beta: float = 0.01,
     style_from: str | os.PathLike | None = None,
     batch_size: int = 8,
@@ -139,7 +139,7 @@ def restyle_datalist(
 
     Example::
 
-        >>> engine = StyleTransfer(weights_path="vgg19-dcbb9e9d.pth", content_weight=1.0, style_weight=1000.0)
+        >>> engine = GatysStyleTransfer(weights_path="vgg19-dcbb9e9d.pth", content_weight=1.0, style_weight=1000.0)
         >>> restyle_datalist("samples/datalist.json", "styled", "gatys", engine=engine)
         PosixPath('styled/datalist.json')
     """
@@ -151,7 +151,7 @@ def restyle_datalist(
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}.")
     method = style_method(method)
     if method == StyleMethod.GATYS and engine is None:
-        raise ValueError("method 'gatys' needs engine, a StyleTransfer built once for the whole datalist.")
+        raise ValueError("method 'gatys' needs engine, a GatysStyleTransfer built once for the whole datalist.")
     items = read_datalist(datalist_path, data_list_key, (*DATALIST_PATH_KEYS, "source_image"))
     # 1. Check every input before any work, so that a typo fails in seconds rather than after hours of styling.
     _check_items(items, datalist_path, None if style_from is None else Path(style_from))
@@ -163,7 +163,7 @@ def restyle_datalist(
     # 2. The method's arguments: one engine for the whole datalist.
     call_settings: dict[str, Any] = {}
     if method == StyleMethod.GATYS:
-        call_settings["engine"] = engine if isinstance(engine, StyleTransfer) else engine()
+        call_settings["engine"] = engine if isinstance(engine, GatysStyleTransfer) else engine()
     if method == StyleMethod.FOURIER:
         call_settings["beta"] = beta
     record = {"method": method.value, **(settings or {})}

@@ -8,7 +8,7 @@ from monai.config import NdarrayOrTensor
 from monai.utils import StrEnum, convert_to_dst_type, convert_to_tensor
 
 from monai_singanseg.style.fourier import fourier_domain_adaptation
-from monai_singanseg.style.gatys import StyleTransfer
+from monai_singanseg.style.gatys import GatysStyleTransfer
 from monai_singanseg.style.histogram import match_histograms
 
 __all__ = ["StyleMethod", "style_method", "style_transfer"]
@@ -21,7 +21,7 @@ class StyleMethod(StrEnum):
     """Style transfer methods.
 
     - ``gatys``: Gatys et al. 2015 optimisation on VGG19 features, the SinGAN-Seg reference
-      (:class:`~monai_singanseg.style.gatys.StyleTransfer`).
+      (:class:`~monai_singanseg.style.gatys.GatysStyleTransfer`).
     - ``fourier``: Fourier domain adaptation, Yang and Soatto 2020
       (:func:`~monai_singanseg.style.fourier.fourier_domain_adaptation`).
     - ``histogram``: per-channel histogram matching (:func:`~monai_singanseg.style.histogram.match_histograms`).
@@ -61,8 +61,8 @@ def style_transfer(
         style: style images (N or 1, C or the number of image channels, *spatial_s).
         method: one of :class:`StyleMethod`.
         settings: passed on to the method. ``image_channels`` for all. For ``gatys``: ``engine``, a built
-            :class:`StyleTransfer` to reuse (then ``content_weight``, ``style_weight``, ``steps`` and ``callback``
-            are per-call overrides), otherwise the arguments of :class:`StyleTransfer` (e.g. ``network``,
+            :class:`GatysStyleTransfer` to reuse (then ``content_weight``, ``style_weight``, ``steps`` and ``callback``
+            are per-call overrides), otherwise the arguments of :class:`GatysStyleTransfer` (e.g. ``network``,
             ``weights_path``, ``style_weight``, ``steps``), which then loads the VGG for this call only. For
             ``fourier``: ``beta``. For ``histogram``: ``content_mask``, ``style_mask``.
 
@@ -92,7 +92,7 @@ def style_transfer(
         call_settings = {key: settings.pop(key) for key in _GATYS_CALL_SETTINGS if key in settings}
         engine = settings.pop("engine", None)
         if engine is None:
-            engine = StyleTransfer(**settings)
+            engine = GatysStyleTransfer(**settings)
         else:
             call_settings.update(settings)
         out = engine(content_t, style_t, **call_settings)

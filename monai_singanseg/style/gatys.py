@@ -14,7 +14,7 @@ from monai_singanseg.losses.style import content_loss, gram_matrix, style_loss
 from monai_singanseg.networks.vgg import VGG19_LAYER_NAMES, VGG19Features
 from monai_singanseg.style._channels import merge_image_channels, split_image_channels
 
-__all__ = ["StyleTransfer", "StyleCallback", "REFERENCE_CONTENT_LAYER", "REFERENCE_STYLE_LAYERS"]
+__all__ = ["REFERENCE_CONTENT_LAYER", "REFERENCE_STYLE_LAYERS", "GatysStyleTransfer", "StyleCallback", "StyleTransfer"]
 
 # The reference names these layers conv1_1..conv5_1 (indices 0, 5, 10, 19, 28 of torchvision's trunk), but it reads
 # them while looping over `features.children()`, whose ReLUs are in-place: each stored conv output is overwritten by
@@ -28,7 +28,7 @@ StyleCallback = Callable[[int, torch.Tensor, torch.Tensor], None]
 """Called after every step with (step, content loss per sample (N,), style loss per sample (N,)), unweighted."""
 
 
-class StyleTransfer:
+class GatysStyleTransfer:
     """Restyle a batch of images, each from its own style image, by optimising their pixels (Gatys et al.).
 
     Gatys, Ecker and Bethge, "A Neural Algorithm of Artistic Style", arXiv:1508.06576, 2015, as used by
@@ -69,7 +69,7 @@ class StyleTransfer:
     Example::
 
         >>> from monai_singanseg.networks.vgg import VGG19_LAYER_NAMES, VGG19Features
-        >>> transfer = StyleTransfer(VGG19Features(pretrained=False), steps=2)
+        >>> transfer = GatysStyleTransfer(VGG19Features(pretrained=False), steps=2)
         >>> image_and_mask = torch.rand(2, 4, 32, 32)  # RGB in [0, 1] and a mask
         >>> out = transfer(image_and_mask, torch.rand(2, 3, 32, 32), image_channels=3)
         >>> bool((out[:, 3] == image_and_mask[:, 3]).all())
@@ -199,3 +199,7 @@ class StyleTransfer:
         if self.amp and self.device.type == "cuda":
             return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
         return nullcontext()
+
+
+# The name of releases up to 0.x, kept one release; it collided with the transform ``transforms.StyleTransfer``.
+StyleTransfer = GatysStyleTransfer

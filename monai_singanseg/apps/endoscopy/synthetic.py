@@ -118,12 +118,12 @@ def training_bank(bank_dir: str | os.PathLike, pairs: Sequence[dict[str, Any]], 
 def _restyle(entries: list[dict[str, Any]], real_images: dict[str, str], out_dir: Path, method: StyleChoice,
              settings: dict[str, Any]) -> list[dict[str, str]]:
     """Restyle every synthetic image from the real image of its generator; labels are kept as they are."""
-    from monai_singanseg.style import StyleTransfer, style_transfer
+    from monai_singanseg.style import GatysStyleTransfer, style_transfer
 
     call_settings: dict[str, Any] = {}
     if method == StyleChoice.GATYS:
         # One VGG for the whole dataset (the reference loaded it again for every image).
-        call_settings["engine"] = StyleTransfer(
+        call_settings["engine"] = GatysStyleTransfer(
             weights_path=settings["weights_path"], content_weight=settings["content_weight"],
             style_weight=settings["style_weight"], steps=settings["steps"], device=settings["device"])
     elif method == StyleChoice.FOURIER:

@@ -1,4 +1,5 @@
-"""SinGAN-Seg transforms: synthetic image+label pairs as MONAI augmentation, and label quantisation."""
+"""SinGAN-Seg transforms: synthetic image+label pairs as MONAI augmentation (label quantisation is re-exported
+from :mod:`monai_singanseg.transforms.quantize_label`, its home)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from monai_singanseg.transforms.singanseg.array import (
     QuantizeLabel,
     RandSinGANSeg,
     SinGANSeg,
+    SinGANSegSample,
     check_input_pair,
 )
 from monai_singanseg.transforms.singanseg.dictionary import (
@@ -33,5 +35,6 @@ __all__ = [
     "RandSinGANSegDict",
     "RandSinGANSegd",
     "SinGANSeg",
+    "SinGANSegSample",
     "check_input_pair",
 ]

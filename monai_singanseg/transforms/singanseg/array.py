@@ -18,10 +18,12 @@ from monai.utils import MAX_SEED, TransformBackends, convert_to_dst_type, conver
 from monai_singanseg.data.bank import SinGANSegBank
 from monai_singanseg.data.size_control import SizeControl, SizeRecord, sample_with_share, training_share
 from monai_singanseg.networks.singanseg import SinGANSeg as Pyramid
-from monai_singanseg.utils.layout import ChannelLayout
+from monai_singanseg.transforms.quantize_label.array import QuantizeLabel  # its old home
+from monai_singanseg.layout import ChannelLayout
 from monai_singanseg.utils.resize import resize
 
-__all__ = ["IntensityMode", "QuantizeLabel", "RandSinGANSeg", "SINGANSEG_META_KEY", "SinGANSeg", "as_scale_range",
+__all__ = ["IntensityMode", "QuantizeLabel", "RandSinGANSeg", "SINGANSEG_META_KEY", "SinGANSeg", "SinGANSegSample",
+           "as_scale_range",
            "check_input_pair", "record_replacement"]
 
 # Meta key of the record {"replaced", "model_id", "start_scale", "seed"} the transforms leave on their outputs.
@@ -136,7 +138,7 @@ def record_replacement(x: Any, replaced: bool, model_id: str = "", start_scale: 
             x.meta[SINGANSEG_META_KEY]["size_control"] = size.to_dict()
 
 
-class SinGANSeg(Transform):
+class SinGANSegSample(Transform):
     """One synthetic image+label pair of a SinGAN-Seg pyramid for a given start scale and seed (Thambawita et al.,
     "SinGAN-Seg", PLoS ONE 2022), optionally shaped like an input pair.
 
@@ -168,7 +170,7 @@ class SinGANSeg(Transform):
 
     Example::
 
-        >>> image, label = SinGANSeg(bank["polyp_01"], start_scale=0, seed=7)(real_image, real_label)
+        >>> image, label = SinGANSegSample(bank["polyp_01"], start_scale=0, seed=7)(real_image, real_label)
     """
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
@@ -289,7 +291,7 @@ class RandSinGANSeg(RandomizableTransform):
         >>> image, label = augment(image, label, image_id="polyp_01")
     """
 
-    backend = SinGANSeg.backend
+    backend = SinGANSegSample.backend
 
     def __init__(
         self,
@@ -367,55 +369,11 @@ class RandSinGANSeg(RandomizableTransform):
         if not self._do_transform:
             return self.keep(image, label, image_id)
         pyramid = self.bank[self._model_id]
-        replace = SinGANSeg(pyramid, self._start_scale, self._seed, self.intensity, self.channel_wise,
+        replace = SinGANSegSample(pyramid, self._start_scale, self._seed, self.intensity, self.channel_wise,
                             self.reverse_indexing, self.label_values, self._model_id, self._share_window,
                             self.size_control)
         return replace(image, label)
 
 
-class QuantizeLabel(Transform):
-    """Map every label value to the nearest valid label value.
-
-    Generated label maps hold values between the valid ones; like Larsson et al. ("Ensemble of GANs for synthetic
-    training data", BraTS), each is set to the closest original annotation value (ties go to the smaller value).
-
-    Args:
-        values: the valid label values.
-        output_values: what each valid value becomes (same length), e.g. ``(0, 1, 2, 4)`` for
-            ``values=(0, 51, 102, 204)``; by default the values themselves.
-        dtype: output dtype; by default the input's.
-
-    Raises:
-        ValueError: fewer than one value, ``output_values`` of another length, or (at call time) NaN in the label.
-
-    Example::
-
-        >>> QuantizeLabel((0, 51, 102, 204), (0, 1, 2, 4))(torch.tensor([[[3.0, 60.0, 180.0]]]))
-        tensor([[[0., 1., 4.]]])
-    """
-
-    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
-
-    def __init__(self, values: Sequence[float], output_values: Sequence[float] | None = None,
-                 dtype: torch.dtype | None = None) -> None:
-        if len(values) < 1:
-            raise ValueError("values needs at least one valid label value.")
-        output_values = values if output_values is None else output_values
-        if len(output_values) != len(values):
-            raise ValueError(f"output_values={tuple(output_values)} needs one value per value of {tuple(values)}.")
-        order = sorted(range(len(values)), key=lambda i: float(values[i]))
-        self.values = torch.tensor([float(values[i]) for i in order], dtype=torch.float64)
-        self.output_values = torch.tensor([float(output_values[i]) for i in order], dtype=torch.float64)
-        self.dtype = dtype
-
-    def __call__(self, label: NdarrayOrTensor) -> NdarrayOrTensor:
-        label_t = _plain(label).double()
-        if torch.isnan(label_t).any():
-            raise ValueError("label holds NaN values, which have no nearest label value.")
-        values = self.values.to(label_t.device)
-        # Index of the first valid value at or above each value, then the nearer of it and its lower neighbour.
-        upper = torch.searchsorted(values, label_t.contiguous()).clamp(max=len(values) - 1)
-        lower = (upper - 1).clamp(min=0)
-        nearest = torch.where((label_t - values[lower]).abs() <= (values[upper] - label_t).abs(), lower, upper)
-        quantised = self.output_values.to(label_t.device)[nearest]
-        return convert_to_dst_type(quantised, label, dtype=self.dtype)[0]
+# The name of releases up to 0.x, kept one release; it collided with the network ``networks.SinGANSeg``.
+SinGANSeg = SinGANSegSample

@@ -14,7 +14,12 @@ from monai.transforms import MapTransform, RandomizableTransform
 
 from monai_singanseg.data.bank import SinGANSegBank, image_id_of
 from monai_singanseg.data.size_control import ShareTarget, SizeControl, SizeStrategy, as_size_control
-from monai_singanseg.transforms.singanseg.array import IntensityMode, QuantizeLabel, RandSinGANSeg
+from monai_singanseg.transforms.quantize_label.dictionary import (  # their old home
+    QuantizeLabelD,
+    QuantizeLabelDict,
+    QuantizeLabeld,
+)
+from monai_singanseg.transforms.singanseg.array import IntensityMode, RandSinGANSeg
 
 __all__ = [
     "MatchMode",
@@ -175,42 +180,4 @@ class RandSinGANSegd(RandomizableTransform, MapTransform):
         return d
 
 
-class QuantizeLabeld(MapTransform):
-    """Dictionary-based :class:`~monai_singanseg.transforms.singanseg.array.QuantizeLabel`: map every label value
-    to the nearest valid value (Larsson et al., ensemble of GANs on BraTS).
-
-    Args:
-        keys: keys of the label maps.
-        values: the valid label values.
-        output_values: what each valid value becomes; by default the values themselves.
-        dtype: output dtype; by default the input's.
-        allow_missing_keys: don't raise when a key is missing.
-
-    Example::
-
-        >>> QuantizeLabeld("label", values=(0, 255))({"label": torch.tensor([[[12.0, 140.0]]])})["label"]
-        tensor([[[  0., 255.]]])
-    """
-
-    backend = QuantizeLabel.backend
-
-    def __init__(
-        self,
-        keys: KeysCollection,
-        values: Sequence[float],
-        output_values: Sequence[float] | None = None,
-        dtype: torch.dtype | None = None,
-        allow_missing_keys: bool = False,
-    ) -> None:
-        super().__init__(keys, allow_missing_keys)
-        self.quantize = QuantizeLabel(values, output_values, dtype)
-
-    def __call__(self, data: Mapping[Hashable, NdarrayOrTensor]) -> dict[Hashable, NdarrayOrTensor]:
-        d = dict(data)
-        for key in self.key_iterator(d):
-            d[key] = self.quantize(d[key])
-        return d
-
-
 RandSinGANSegD = RandSinGANSegDict = RandSinGANSegd
-QuantizeLabelD = QuantizeLabelDict = QuantizeLabeld

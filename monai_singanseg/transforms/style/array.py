@@ -39,7 +39,7 @@ class StyleTransfer(Transform):
         method: one of :class:`~monai_singanseg.style.StyleMethod`.
         image_channels: channels to restyle (count of leading channels, or indices); ``None``: all.
         intensity_range: (low, high) of the image values; ``None`` means [0, 1] for ``gatys`` and no clamping.
-        engine: a built Gatys :class:`monai_singanseg.style.StyleTransfer` to share (one VGG for many
+        engine: a built Gatys :class:`monai_singanseg.style.GatysStyleTransfer` to share (one VGG for many
             transforms); ``None`` with ``method="gatys"`` builds one with the ImageNet weights from the hub cache.
         ratio: style weight per unit content weight for ``gatys`` (content:style = 1:ratio; the paper compared 1
             and 1000); ``None`` keeps the engine's weights.
@@ -65,7 +65,7 @@ class StyleTransfer(Transform):
         method: StyleMethod | str = StyleMethod.GATYS,
         image_channels: Sequence[int] | int | None = None,
         intensity_range: tuple[float, float] | None = None,
-        engine: gatys.StyleTransfer | None = None,
+        engine: gatys.GatysStyleTransfer | None = None,
         ratio: float | None = None,
         beta: float = 0.01,
     ) -> None:
@@ -75,7 +75,7 @@ class StyleTransfer(Transform):
         if ratio is not None and ratio < 0:
             raise ValueError(f"ratio must be >= 0, got {ratio}.")
         if self.method == StyleMethod.GATYS and engine is None:
-            engine = gatys.StyleTransfer()
+            engine = gatys.GatysStyleTransfer()
         self.image_channels = image_channels
         self.intensity_range = intensity_range
         self.engine = engine
@@ -183,7 +183,7 @@ class RandStyleTransfer(RandomizableTransform):
             engine's weights.
         image_channels: channels to restyle (count of leading channels, or indices); ``None``: all.
         intensity_range: (low, high) of the image values; ``None`` means [0, 1] for ``gatys``.
-        engine: a built Gatys :class:`monai_singanseg.style.StyleTransfer`; ``None`` builds one here when
+        engine: a built Gatys :class:`monai_singanseg.style.GatysStyleTransfer`; ``None`` builds one here when
             ``methods`` includes ``gatys``, so the VGG is loaded once for all calls.
         beta: Fourier window half-width as a fraction of the shortest side.
 
@@ -210,7 +210,7 @@ class RandStyleTransfer(RandomizableTransform):
         ratios: Sequence[float] | None = None,
         image_channels: Sequence[int] | int | None = None,
         intensity_range: tuple[float, float] | None = None,
-        engine: gatys.StyleTransfer | None = None,
+        engine: gatys.GatysStyleTransfer | None = None,
         beta: float = 0.01,
     ) -> None:
         RandomizableTransform.__init__(self, prob)
@@ -221,7 +221,7 @@ class RandStyleTransfer(RandomizableTransform):
         if ratios is not None and (len(ratios) == 0 or min(ratios) < 0):
             raise ValueError(f"ratios must be a non-empty sequence of values >= 0, got {ratios}.")
         if StyleMethod.GATYS in self.methods and engine is None:
-            engine = gatys.StyleTransfer()
+            engine = gatys.GatysStyleTransfer()
         self.ratios = None if ratios is None else [float(ratio) for ratio in ratios]
         self.image_channels = image_channels
         self.intensity_range = intensity_range

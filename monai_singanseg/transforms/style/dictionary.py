@@ -37,7 +37,7 @@ class StyleTransferd(MapTransform):
         method: one of :class:`~monai_singanseg.style.StyleMethod`.
         image_channels: channels to restyle (count of leading channels, or indices); ``None``: all.
         intensity_range: (low, high) of the image values; ``None`` means [0, 1] for ``gatys``.
-        engine: a built Gatys :class:`monai_singanseg.style.StyleTransfer` to share; ``None`` builds one when needed.
+        engine: a built Gatys :class:`monai_singanseg.style.GatysStyleTransfer` to share; ``None`` builds one when needed.
         ratio: style weight per unit content weight for ``gatys``; ``None`` keeps the engine's weights.
         beta: Fourier window half-width as a fraction of the shortest side.
         allow_missing_keys: don't raise an exception when a key in ``keys`` is missing.
@@ -63,7 +63,7 @@ class StyleTransferd(MapTransform):
         method: StyleMethod | str = StyleMethod.GATYS,
         image_channels: Sequence[int] | int | None = None,
         intensity_range: tuple[float, float] | None = None,
-        engine: gatys.StyleTransfer | None = None,
+        engine: gatys.GatysStyleTransfer | None = None,
         ratio: float | None = None,
         beta: float = 0.01,
         allow_missing_keys: bool = False,
@@ -99,7 +99,7 @@ class RandStyleTransferd(RandomizableTransform, MapTransform):
             engine's weights.
         image_channels: channels to restyle (count of leading channels, or indices); ``None``: all.
         intensity_range: (low, high) of the image values; ``None`` means [0, 1] for ``gatys``.
-        engine: a built Gatys :class:`monai_singanseg.style.StyleTransfer`; ``None`` builds one here when
+        engine: a built Gatys :class:`monai_singanseg.style.GatysStyleTransfer`; ``None`` builds one here when
             ``methods`` includes ``gatys``, so the VGG is loaded once for all calls.
         beta: Fourier window half-width as a fraction of the shortest side.
         allow_missing_keys: don't raise an exception when a key in ``keys`` is missing.
@@ -130,7 +130,7 @@ class RandStyleTransferd(RandomizableTransform, MapTransform):
         ratios: Sequence[float] | None = None,
         image_channels: Sequence[int] | int | None = None,
         intensity_range: tuple[float, float] | None = None,
-        engine: gatys.StyleTransfer | None = None,
+        engine: gatys.GatysStyleTransfer | None = None,
         beta: float = 0.01,
         allow_missing_keys: bool = False,
     ) -> None:
