@@ -14,11 +14,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from monai_singanseg.visualize import figures
+from monai_singanseg.data.writers import write_atomically, write_bytes
 from monai_singanseg.evaluation.loading import load_image_mask_set
 from monai_singanseg.evaluation.perceptual import PerceptualNetworks
 from monai_singanseg.evaluation.report import ReportThresholds, write_report
 from monai_singanseg.metrics.mask_statistics import foreground_fraction, fraction_histogram
+from monai_singanseg.visualize import figures
 
 __all__ = ["build_comparison_report", "set_names"]
 
@@ -154,9 +155,8 @@ def build_comparison_report(
         "swd_x1e3_real_halves_image": baseline,
         "sets": rows,
     }
-    figures.histogram_chart(histograms, "foreground (polyp) pixels per mask, 5% bins", "foreground pixels (%)").save(
-        out_dir / "foreground_fraction_histogram.png"
-    )
-    (out_dir / "comparison.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out_dir / "comparison.md").write_text(_markdown(rows, str(real_datalist), baseline, size))
+    chart = figures.histogram_chart(histograms, "foreground (polyp) pixels per mask, 5% bins", "foreground pixels (%)")
+    write_atomically(out_dir / "foreground_fraction_histogram.png", lambda f: chart.save(f, format="PNG"))
+    write_bytes((json.dumps(summary, indent=2) + "\n").encode(), out_dir / "comparison.json")
+    write_bytes(_markdown(rows, str(real_datalist), baseline, size).encode(), out_dir / "comparison.md")
     return summary

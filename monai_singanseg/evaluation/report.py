@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from monai_singanseg.visualize import figures
+from monai_singanseg.data.writers import write_atomically, write_bytes
 from monai_singanseg.evaluation.fidelity import LeaveOneOutPatchTest, leave_one_out_patch_test
 from monai_singanseg.evaluation.loading import ImageMaskSet, load_image_mask_set
 from monai_singanseg.evaluation.markdown import render_markdown
@@ -30,6 +30,7 @@ from monai_singanseg.metrics.mask_statistics import (
 )
 from monai_singanseg.metrics.memorisation import NearestReal, nearest_real
 from monai_singanseg.metrics.sliced_wasserstein import SlicedWassersteinDistance
+from monai_singanseg.visualize import figures
 
 __all__ = ["Evaluation", "ReportThresholds", "build_report", "evaluate_sets", "write_report"]
 
@@ -302,7 +303,7 @@ def _write_figures(out_dir: Path, real: ImageMaskSet, synthetic: ImageMaskSet, n
         synthetic_images[order], real_images[nearest.index[order]], captions, title
     )
     for name, picture in pictures.items():
-        picture.save(out_dir / name)
+        write_atomically(out_dir / name, lambda f, picture=picture: picture.save(f, format="PNG"))
     return list(pictures)
 
 
@@ -333,8 +334,9 @@ def write_report(
     metrics = {**evaluation.metrics, "inputs": dict(inputs)}
     out_dir.mkdir(parents=True, exist_ok=True)
     figure_names = _write_figures(out_dir, real, synthetic, evaluation.nearest)
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    (out_dir / "report.md").write_text(render_markdown(metrics, figure_names))
+    # Written last, each atomically: a report folder with a metrics.json is never half-written.
+    write_bytes((json.dumps(metrics, indent=2) + "\n").encode(), out_dir / "metrics.json")
+    write_bytes(render_markdown(metrics, figure_names).encode(), out_dir / "report.md")
     return metrics
 
 
