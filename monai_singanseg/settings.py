@@ -25,9 +25,10 @@ class Recipe(StrEnum):
     ``faithful`` reproduces the reference. ``fast`` takes one critic step per iteration instead of three: about half
     the work; at 64 px its samples stayed within the faithful recipe's seed-to-seed spread in patch SWD,
     reconstruction error, mask validity and memorisation, and were slightly more varied.
-    ``draft`` also trains 400 iterations per scale instead of 2000: about a tenth of the work, but its samples vary
-    more and lie further from the training image (patch SWD about 1.3-1.9x the faithful recipe's, reconstruction
-    error 2-4x), a cheaper first look, not a substitute for the faithful recipe.
+    ``draft`` also trains fewer iterations at the finer scales, where a scale costs most: 2000 at the coarsest,
+    falling geometrically to 250 at the finest, about a tenth of the reference's work. Its samples vary more and lie
+    further from the training image (patch SWD about 1.2x the reference's, reconstruction error about 2x), a cheaper
+    first look, not a substitute for the faithful recipe; it beat 400 iterations at every scale on every figure.
     """
 
     FAITHFUL = "faithful"
@@ -40,9 +41,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     Recipe.FAITHFUL: {},
     # Three critic steps cost 2.1x the work of one and bought no measurable patch quality (BENCHMARKS.md).
     Recipe.FAST: {"critic_steps": 1},
-    # Of the candidates at about 10x less work, one critic step with 400 iterations kept the most quality per GFLOP;
-    # fewer iterations at the fine scales only, or more critic steps with fewer iterations, did worse.
-    Recipe.DRAFT: {"iterations": 400, "critic_steps": 1},
+    # Of the candidates at about 10x less work than the reference, full training at the coarse scales falling to 250
+    # iterations at the finest kept the most quality (BENCHMARKS.md): better on every figure than 400 iterations at
+    # every scale, and lighter stages (half the width) or more critic steps with fewer iterations did worse.
+    Recipe.DRAFT: {"critic_steps": 1, "finest_iterations": 250},
 }
 
 
