@@ -357,7 +357,7 @@ def test_synthetic_nifti_and_dicom_reload_with_the_right_shape_and_orientation(b
 
 
 @pytest.mark.slow
-def test_segmentation_trains_on_real_and_synthetic_and_reports_per_class_dice(bundle_run):
+def test_segmentation_trains_on_real_and_synthetic_and_reports_per_class_and_region_metrics(bundle_run):
     models = bundle_run["out"] / "models" / "segmentation"
     assert (models / "model_real.pt").is_file() and (models / "model_synthetic.pt").is_file()
     for training_data in ("real", "synthetic"):
@@ -365,6 +365,11 @@ def test_segmentation_trains_on_real_and_synthetic_and_reports_per_class_dice(bu
         assert list(summary["per_subject"]) == ["case_d"]
         assert set(summary["per_subject"]["case_d"]) == {"1", "2", "4"}
         assert all(np.isnan(v) or 0 <= v <= 1 for v in summary["per_subject"]["case_d"].values())
+        regions = json.loads((bundle_run["out"] / "output" / "metrics" / training_data / "brats_regions.json").read_text())
+        assert list(regions["per_subject"]["case_d"]) == ["WT", "TC", "ET"]
+        for region in regions["per_subject"]["case_d"].values():
+            assert np.isnan(region["dice"]) or 0 <= region["dice"] <= 1
+            assert np.isnan(region["hd95"]) or region["hd95"] >= 0
 
 
 @pytest.mark.slow
@@ -425,3 +430,17 @@ def test_smoke_run_on_the_shared_brats_cases(collection, num_cases, num_channels
     assert image.shape == (num_channels, 256, 256, 1)
     label_values = set(SHARED_CASES[collection]["label_values"])
     assert set(np.unique(nib.load(synthetic[0]["label"]).get_fdata()).tolist()) <= label_values
+
+
+@pytest.mark.parametrize("label_values, has_regions", [([0, 1, 2, 4], True), ([0, 1, 2, 3, 4], True), ([0, 1], False)])
+def test_region_metrics_are_evaluated_for_brats_label_sets_only(label_values, has_regions):
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config([str(CONFIGS / "common.json"), str(CONFIGS / "evaluate.json")])
+    parser["label_values"] = label_values
+    parser["device"] = "$torch.device('cpu')"
+    metrics = parser.get_parsed_content("validate#region_metrics")
+    transforms = parser.get_parsed_content("validate#postprocessing").transforms
+    assert sorted(metrics) == (["region_dice", "region_hd95"] if has_regions else [])
+    assert any(type(t).__name__ == "BratsRegionsd" for t in transforms) is has_regions

@@ -1,4 +1,5 @@
-"""Per-class Dice per subject, keyed by label value, from MONAI's ``MetricsSaver`` output."""
+"""Segmentation metrics per subject, from MONAI's ``MetricsSaver`` output: Dice per label value, and Dice and 95 %
+Hausdorff distance per BraTS region."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from monai_singanseg.apps.mri.regions import REGION_CHANNELS
 from monai_singanseg.data.writers import write_json
 
-__all__ = ["summarise_dice"]
+__all__ = ["REGION_METRICS", "read_metric_details", "summarise_dice", "summarise_regions"]
+
+# The bundle's names of the region metrics: the MetricsSaver files are <name>_raw.csv.
+REGION_METRICS = {"dice": "region_dice", "hd95": "region_hd95"}
 
 
 def _number(text: str) -> float:
@@ -19,6 +24,30 @@ def _number(text: str) -> float:
         return float(text)
     except ValueError:
         return math.nan
+
+
+def read_metric_details(raw_csv: str | os.PathLike, columns: Sequence[str]) -> dict[str, dict[str, float]]:
+    """``{subject: {column: value}}`` from a ``*_raw.csv`` of MONAI's ``MetricsSaver`` (one row per subject, one
+    column per channel, in the order of ``columns``). Values MONAI could not compute are NaN; inf stays inf.
+
+    Raises:
+        FileNotFoundError: ``raw_csv`` does not exist (the evaluation has not run, or saved no such metric).
+    """
+    if not Path(raw_csv).is_file():
+        raise FileNotFoundError(f"metric details {raw_csv} do not exist: run the evaluate step first.")
+    with open(raw_csv, newline="") as f:
+        rows = list(csv.reader(f, delimiter=","))
+    details = {}
+    for row in rows[1:]:
+        if row:
+            subject = Path(row[0]).name.removesuffix(".nii.gz")
+            details[subject] = {name: _number(value) for name, value in zip(columns, row[1:1 + len(columns)])}
+    return details
+
+
+def _mean(values: Sequence[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return sum(finite) / len(finite) if finite else math.nan
 
 
 def summarise_dice(
@@ -39,21 +68,37 @@ def summarise_dice(
         ``{"per_subject": {subject: {label: dice}}, "mean": {label: dice}, "mean_over_classes": dice}``.
     """
     labels = [f"{v:g}" for v in label_values[1:]]
-    with open(raw_csv, newline="") as f:
-        rows = list(csv.reader(f, delimiter=","))
-    per_subject = {}
-    for row in rows[1:]:
-        if not row:
-            continue
-        subject = Path(row[0]).name.removesuffix(".nii.gz")
-        per_subject[subject] = {label: _number(value) for label, value in zip(labels, row[1:1 + len(labels)])}
-    means = {}
-    for label in labels:
-        values = [s[label] for s in per_subject.values() if not math.isnan(s[label])]
-        means[label] = sum(values) / len(values) if values else math.nan
-    finite = [v for v in means.values() if not math.isnan(v)]
-    summary = {"per_subject": per_subject, "mean": means,
-               "mean_over_classes": sum(finite) / len(finite) if finite else math.nan}
+    per_subject = read_metric_details(raw_csv, labels)
+    means = {label: _mean([s[label] for s in per_subject.values()]) for label in labels}
+    summary = {"per_subject": per_subject, "mean": means, "mean_over_classes": _mean(list(means.values()))}
+    if out_json is not None:
+        write_json(summary, out_json, indent=1)
+    return summary
+
+
+def summarise_regions(metrics_dir: str | os.PathLike, out_json: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Dice and 95 % Hausdorff distance of the BraTS regions per subject, and their means, from the
+    ``region_dice_raw.csv`` and ``region_hd95_raw.csv`` that the evaluate step saves for a BraTS label set.
+
+    A region absent from both the reference and the prediction of a subject has no value there (NaN); a region
+    present in only one of them has Dice 0 and an infinite distance, which the distance mean keeps: a missed region
+    is not a small error. Distances are in voxels (1 mm in BraTS volumes).
+
+    Args:
+        metrics_dir: the evaluate step's ``metrics_dir``.
+        out_json: write the summary here too.
+
+    Returns:
+        ``{"per_subject": {subject: {region: {"dice": d, "hd95": h}}}, "mean": {region: {"dice": d, "hd95": h}}}``,
+        regions in the order WT, TC, ET.
+    """
+    values = {metric: read_metric_details(Path(metrics_dir) / f"{name}_raw.csv", REGION_CHANNELS)
+              for metric, name in REGION_METRICS.items()}
+    subjects = list(values["dice"])
+    order = ("WT", "TC", "ET")
+    per_subject = {s: {r: {m: values[m][s][r] for m in REGION_METRICS} for r in order} for s in subjects}
+    mean = {r: {m: _mean([per_subject[s][r][m] for s in subjects]) for m in REGION_METRICS} for r in order}
+    summary = {"per_subject": per_subject, "mean": mean}
     if out_json is not None:
         write_json(summary, out_json, indent=1)
     return summary

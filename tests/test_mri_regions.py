@@ -1,0 +1,73 @@
+"""BraTS regions (WT, TC, ET) from label maps, as MONAI defines them, and their summary from MetricsSaver files."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from monai_singanseg.apps.mri import BratsRegionsd, brats_regions, is_brats_label_set, summarise_regions
+
+# One pixel of each label value: background, necrosis, oedema, non-enhancing core, enhancing tumour.
+LABELS = np.array([[0, 1, 2, 3, 4]])
+
+
+def _region(regions, name):
+    return regions[("TC", "WT", "ET").index(name)][0].tolist()
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_regions_hold_the_brats_label_values(as_tensor):
+    label = torch.as_tensor(LABELS)[None] if as_tensor else LABELS[None]
+    regions = brats_regions(label)
+    assert tuple(regions.shape) == (3, 1, 5)
+    assert _region(regions, "WT") == [False, True, True, True, True]
+    assert _region(regions, "TC") == [False, True, False, True, True]
+    assert _region(regions, "ET") == [False, False, False, False, True]
+
+
+@pytest.mark.parametrize("label_values, brats", [
+    ([0, 1, 2, 4], True), ([0, 1, 2, 3, 4], True), ([4, 2, 1, 0], True),
+    ([0, 1], False), ([0, 1, 2], False), ([0, 1, 2, 4, 5], False), ([0, 255], False),
+])
+def test_only_brats_label_sets_have_regions(label_values, brats):
+    assert is_brats_label_set(label_values) is brats
+
+
+def test_class_indices_are_read_through_the_label_values():
+    classes = torch.tensor([[[0, 1, 2, 3]]])  # class 3 of [0, 1, 2, 4] is enhancing tumour
+    out = BratsRegionsd(["pred"], class_values=[0, 1, 2, 4])({"pred": classes})
+    assert out["pred_regions"].dtype == torch.float32
+    assert _region(out["pred_regions"], "ET") == [0.0, 0.0, 0.0, 1.0]
+    assert _region(out["pred_regions"], "WT") == [0.0, 1.0, 1.0, 1.0]
+    assert out["pred"] is classes
+
+
+def test_refuses_a_label_set_without_regions():
+    with pytest.raises(ValueError, match=r"class_values \[0, 1\] is not a BraTS label set"):
+        BratsRegionsd(["label"], class_values=[0, 1])
+
+
+def _write_details(path, rows):
+    path.write_text("filename,class0,class1,class2\n" + "".join(f"{s}.nii.gz,{','.join(map(str, v))}\n"
+                                                             for s, v in rows.items()))
+
+
+def test_summary_orders_regions_wt_tc_et_and_keeps_a_missed_region_infinite(tmp_path):
+    # MetricsSaver columns follow MONAI's channels: TC, WT, ET.
+    _write_details(tmp_path / "region_dice_raw.csv", {"a": [0.5, 0.8, 0.0], "b": [0.7, 0.9, "nan"]})
+    _write_details(tmp_path / "region_hd95_raw.csv", {"a": [4.0, 2.0, "inf"], "b": [6.0, 3.0, "nan"]})
+    summary = summarise_regions(tmp_path, tmp_path / "brats_regions.json")
+    assert list(summary["mean"]) == ["WT", "TC", "ET"]
+    assert summary["mean"]["WT"] == {"dice": pytest.approx(0.85), "hd95": pytest.approx(2.5)}
+    assert summary["mean"]["TC"]["dice"] == pytest.approx(0.6)
+    # b has no ET in either map: no value there; a missed ET in a: Dice 0, an infinite distance, not averaged away.
+    assert summary["mean"]["ET"]["dice"] == 0.0 and math.isinf(summary["mean"]["ET"]["hd95"])
+    assert (tmp_path / "brats_regions.json").is_file()
+
+
+def test_summary_names_the_missing_metric_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="region_dice_raw.csv do not exist"):
+        summarise_regions(tmp_path)
