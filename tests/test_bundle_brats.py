@@ -113,6 +113,7 @@ def bundle_run(dataset, tmp_path_factory) -> dict:
     try:
         results = {step: _run(step, overrides) for step in ("prepare_slices", "train_generators", "generate")}
         results["train_generators_again"] = _run("train_generators", overrides)
+        results["report"] = _run("report", overrides)
         for training_data in ("real", "synthetic"):
             step_overrides = {**overrides, "training_data": training_data}
             results[f"train_segmentation_{training_data}"] = _run("train_segmentation", step_overrides)
@@ -323,6 +324,15 @@ def test_synthetic_labels_hold_only_the_valid_label_values(bundle_run):
         label = nib.load(entry["label"]).get_fdata()
         values |= set(np.unique(label).tolist())
     assert values <= set(LABEL_VALUES) and 0 in values
+
+
+@pytest.mark.slow
+def test_report_holds_synthetic_label_structure_against_the_real_slices_and_draws_them(bundle_run):
+    report = bundle_run["out"] / "output" / "report"
+    structure = json.loads((report / "label_structure.json").read_text())
+    assert structure["num_synthetic"] == 4 and structure["num_real"] > 0
+    assert set(structure["passes"]) == {"outside_brain", "isolated_core", "speckles"}
+    assert (report / "label_structure.md").is_file() and (report / "slices.png").stat().st_size > 0
 
 
 @pytest.mark.slow

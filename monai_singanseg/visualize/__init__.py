@@ -6,6 +6,7 @@ Numpy, torch and PIL only, so every layer (sample folders, tutorials, the evalua
 from __future__ import annotations
 
 from monai_singanseg.visualize.figures import (
+    channel_comparison,
     closest_pairs,
     histogram_chart,
     label_overlay,
@@ -16,5 +17,5 @@ from monai_singanseg.visualize.figures import (
     to_uint8_rgb,
 )
 
-__all__ = ["closest_pairs", "histogram_chart", "label_overlay", "mask_maps", "overlay_mask", "sample_grid", "to_pil",
+__all__ = ["channel_comparison", "closest_pairs", "histogram_chart", "label_overlay", "mask_maps", "overlay_mask", "sample_grid", "to_pil",
            "to_uint8_rgb"]

@@ -1,4 +1,5 @@
-"""Pictures a person can look at: sample grids with label overlays, histograms, closest pairs, mask maps.
+"""Pictures a person can look at: sample grids with label overlays, histograms, closest pairs, mask maps, and
+multi-channel slices beside their synthetic samples.
 
 Every function takes tensors and returns a picture (``PIL.Image.Image``, or ``H x W x 3`` uint8 for grids); saving
 is left to the caller.
@@ -14,7 +15,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
 
-__all__ = ["closest_pairs", "histogram_chart", "label_overlay", "mask_maps", "overlay_mask", "sample_grid", "to_pil",
+__all__ = ["channel_comparison", "closest_pairs", "histogram_chart", "label_overlay", "mask_maps", "overlay_mask", "sample_grid", "to_pil",
            "to_uint8_rgb"]
 
 _BACKGROUND = (255, 255, 255)
@@ -321,3 +322,59 @@ def mask_maps(maps: Mapping[str, torch.Tensor]) -> Image.Image:
         canvas.paste(to_pil(values), (index * width, 0))
         _caption(canvas, (index * width + 2, height + 2), caption)
     return canvas
+
+
+def channel_comparison(
+    real_image: np.ndarray,
+    real_label: np.ndarray,
+    synthetic_images: Sequence[np.ndarray],
+    synthetic_labels: Sequence[np.ndarray],
+    label_values: Sequence[float],
+    channel_names: Sequence[str],
+    title: str | None = None,
+    padding: int = 2,
+) -> np.ndarray:
+    """A real multi-channel slice beside synthetic slices made from it: one grey row per channel (each channel at
+    the real slice's own range, so brightness compares), and a row of labels over the first channel.
+
+    Args:
+        real_image: ``(C, H, W)``.
+        real_label: ``(H, W)`` label values.
+        synthetic_images: ``(C, H, W)`` each.
+        synthetic_labels: ``(H, W)`` each.
+        label_values: the label set, background first.
+        channel_names: one row name per channel.
+        title: text above the picture.
+        padding: white pixels between tiles.
+
+    Returns:
+        ``H x W x 3`` uint8; columns "real", "synthetic 1", ...
+
+    Example::
+
+        >>> channel_comparison(np.zeros((2, 8, 8)), np.zeros((8, 8)), [np.ones((2, 8, 8))], [np.zeros((8, 8))],
+        ...                    [0, 1], ["flair", "t1c"]).shape[2]
+        3
+    """
+    images = [np.asarray(real_image), *map(np.asarray, synthetic_images)]
+    labels = [np.asarray(real_label), *map(np.asarray, synthetic_labels)]
+    if len(channel_names) != images[0].shape[0]:
+        raise ValueError(f"{len(channel_names)} channel names for {images[0].shape[0]} channels.")
+    ranges = [(float(c.min()), float(c.max())) for c in images[0]]
+    rows = [[to_uint8_rgb(image[c : c + 1], *ranges[c]) for image in images] for c in range(len(channel_names))]
+    rows.append([label_overlay(to_uint8_rgb(image[:1], *ranges[0]), label, label_values)
+                 for image, label in zip(images, labels)])
+    height, width = rows[0][0].shape[:2]
+    name_width, top = 48, _CAPTION_HEIGHT * (2 if title else 1)
+    canvas = Image.new("RGB", (name_width + len(images) * (width + padding) + padding,
+                               top + len(rows) * (height + padding) + padding), _BACKGROUND)
+    if title:
+        _caption(canvas, (4, 2), title)
+    for column, name in enumerate(["real"] + [f"synthetic {i}" for i in range(1, len(images))]):
+        _caption(canvas, (name_width + padding + column * (width + padding), top - _CAPTION_HEIGHT + 2), name)
+    for r, (name, tiles) in enumerate(zip([*channel_names, "labels"], rows)):
+        y = top + padding + r * (height + padding)
+        _caption(canvas, (2, y + height // 2 - 6), name)
+        for column, tile in enumerate(tiles):
+            canvas.paste(Image.fromarray(tile), (name_width + padding + column * (width + padding), y))
+    return np.asarray(canvas)

@@ -1,0 +1,105 @@
+"""Label-structure violations: plausible tumour labels pass, noise, labels past the brain and floating cores are
+counted, and a synthetic set is judged against the rate of its real slices."""
+
+from __future__ import annotations
+
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from monai_singanseg.apps.mri import (
+    StructureCounts, compare_structure, count_structure_violations, synthetic_report, write_slice_nifti,
+)
+
+SIZE = 64
+
+
+def _tumour(centre=(32, 30)) -> tuple[np.ndarray, np.ndarray]:
+    """A brain ellipse with a tumour: oedema around an enhancing ring around necrosis (labels 2, 4, 1)."""
+    y, x = np.mgrid[:SIZE, :SIZE]
+    brain = ((x - 32) / 26) ** 2 + ((y - 32) / 29) ** 2 < 1
+    radius = np.hypot(x - centre[1], y - centre[0])
+    label = np.zeros((SIZE, SIZE), np.float32)
+    label[brain & (radius < 12)] = 2
+    label[brain & (radius < 7)] = 4
+    label[brain & (radius < 4)] = 1
+    image = np.stack([np.where(brain, 0.4 + 0.3 * (label == 2), 0.0), np.where(brain, 0.3 + 0.5 * (label == 4), 0.0)])
+    return image.astype(np.float32), label
+
+
+def test_a_plausible_tumour_has_no_violations():
+    assert count_structure_violations(*_tumour()) == StructureCounts(0, 0, 0)
+
+
+def test_labels_past_the_brain_are_counted():
+    image, label = _tumour()
+    label[0:3, 0:5] = 2  # a corner of the background
+    assert count_structure_violations(image, label).outside_brain == 15
+
+
+def test_a_core_floating_in_healthy_tissue_is_counted():
+    image, label = _tumour()
+    label[50:54, 30:34] = 4  # enhancing tumour with no oedema or other tumour around it
+    assert count_structure_violations(image, label).isolated_core == 1
+
+
+def test_noise_labels_are_speckles_and_the_minimum_size_is_the_users():
+    image, label = _tumour()
+    rng = np.random.default_rng(0)
+    noise = label.copy()
+    noise[rng.random(label.shape) < 0.02] = 2
+    counts = count_structure_violations(image, noise)
+    assert counts.speckles > 10
+    assert count_structure_violations(image, noise, min_component_pixels=1).speckles == 0
+
+
+def test_rejects_an_image_and_label_of_different_sizes():
+    image, label = _tumour()
+    with pytest.raises(ValueError, match=r"expected an image \(C, H, W\) and a label \(H, W\) of one size"):
+        count_structure_violations(image[:, :32], label)
+
+
+def test_synthetic_violations_beyond_the_real_rate_fail():
+    real = [StructureCounts(0, 0, 1), StructureCounts(0, 0, 0)]  # real labels have a fragment now and then
+    assert all(compare_structure(real, [StructureCounts(0, 0, 0)] * 4)["passes"].values())
+    assert compare_structure(real, [StructureCounts(0, 0, 1), StructureCounts(0, 0, 0)])["passes"]["speckles"]
+    worse = compare_structure(real, [StructureCounts(3, 1, 2)] * 4)
+    assert worse["excess"] == {"outside_brain": 12.0, "isolated_core": 4.0, "speckles": 6.0}
+    assert not any(worse["passes"].values())
+    with pytest.raises(ValueError, match="need real and synthetic slices"):
+        compare_structure(real, [])
+
+
+def _write(folder, stem, image, label, **entry):
+    image_path, label_path = write_slice_nifti(image, label[None], np.eye(4), folder, stem)
+    return {"image": image_path.name, "label": label_path.name, **entry}
+
+
+def test_report_counts_both_sets_and_draws_real_beside_synthetic(tmp_path):
+    image, label = _tumour()
+    real = [_write(tmp_path, "real_a", image, label, slice_id="a")]
+    noisy = label.copy()
+    noisy[0:3, 0:3] = 4  # past the brain, floating, and a speckle (9 pixels)
+    synthetic = [_write(tmp_path, f"synthetic_{i}", image, noisy if i else label, source_slice="a") for i in range(3)]
+    (tmp_path / "slices.json").write_text(json.dumps({"training": real}))
+    (tmp_path / "synthetic.json").write_text(json.dumps({"training": synthetic}))
+    report = synthetic_report(tmp_path / "slices.json", tmp_path / "synthetic.json", tmp_path / "report",
+                              [0, 1, 2, 4], ["flair", "t1c"])
+    assert report["excess"]["outside_brain"] == pytest.approx(18.0)
+    assert report["excess"]["isolated_core"] == pytest.approx(2.0)
+    assert not report["passes"]["speckles"]
+    assert "| outside_brain | 0.00 | 6.00 |" in (tmp_path / "report" / "label_structure.md").read_text()
+    figure = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(tmp_path / "report" / "slices.png"))
+    assert figure.shape[1] > 4 * SIZE and figure.shape[0] > 3 * SIZE  # real + 3 synthetic columns, 2 channels + labels
+
+
+def test_report_refuses_synthetic_slices_from_unknown_sources(tmp_path):
+    image, label = _tumour()
+    (tmp_path / "slices.json").write_text(json.dumps({"training": [_write(tmp_path, "r", image, label, slice_id="a")]}))
+    (tmp_path / "synthetic.json").write_text(json.dumps(
+        {"training": [_write(tmp_path, "s", image, label, source_slice="b")]}))
+    with pytest.raises(ValueError, match="no synthetic slice names a real slice"):
+        synthetic_report(tmp_path / "slices.json", tmp_path / "synthetic.json", tmp_path / "out", [0, 1, 2, 4])
+    assert not (tmp_path / "out" / "label_structure.json").exists()
