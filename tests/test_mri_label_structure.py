@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 
-import nibabel as nib
 import numpy as np
 import pytest
 
 from monai_singanseg.apps.mri import (
-    StructureCounts, compare_structure, count_structure_violations, synthetic_report, write_slice_nifti,
+    StructureCounts,
+    compare_structure,
+    count_structure_violations,
+    synthetic_report,
+    write_slice_nifti,
 )
 
 SIZE = 64

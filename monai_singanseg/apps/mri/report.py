@@ -14,13 +14,16 @@ import nibabel as nib
 import numpy as np
 
 from monai_singanseg.apps.mri.label_structure import (
-    STRUCTURE_CHECKS, StructureCounts, compare_structure, count_structure_violations,
+    STRUCTURE_CHECKS,
+    StructureCounts,
+    compare_structure,
+    count_structure_violations,
 )
 from monai_singanseg.data.datalist import read_datalist
 from monai_singanseg.data.writers import write_bytes, write_json, write_png
 from monai_singanseg.visualize import channel_comparison
 
-__all__ = ["STRUCTURE_JSON", "STRUCTURE_MARKDOWN", "SLICES_FIGURE", "read_slice", "synthetic_report"]
+__all__ = ["SLICES_FIGURE", "STRUCTURE_JSON", "STRUCTURE_MARKDOWN", "read_slice", "synthetic_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +59,8 @@ def _counts(entries: Sequence[Mapping[str, Any]], brain_threshold: float,
 
 
 def _markdown(comparison: Mapping[str, Any]) -> str:
-    lines = [f"Label-structure violations per slice: {comparison['num_real']} real training slices, "
-             f"{comparison['num_synthetic']} synthetic slices.", "",
+    lines = [(f"Label-structure violations per slice: {comparison['num_real']} real training slices, "
+              f"{comparison['num_synthetic']} synthetic slices."), "",
              "| check | real per slice | synthetic per slice | synthetic slices with any | excess | passes |",
              "| --- | --- | --- | --- | --- | --- |"]
     for check in STRUCTURE_CHECKS:
