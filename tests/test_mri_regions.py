@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -71,3 +72,21 @@ def test_summary_orders_regions_wt_tc_et_and_keeps_a_missed_region_infinite(tmp_
 def test_summary_names_the_missing_metric_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="region_dice_raw.csv do not exist"):
         summarise_regions(tmp_path)
+
+
+def _regions(wt, tc, et):
+    return {r: {"dice": d, "hd95": 1.0} for r, d in zip(("WT", "TC", "ET"), (wt, tc, et))}
+
+
+def test_comparison_table_gives_each_row_as_a_share_of_the_real_row(tmp_path):
+    from monai_singanseg.apps.mri.comparison import comparison_table
+
+    for row, (wt, tc) in {"real": (0.8, 0.5), "synthetic": (0.6, 0.25)}.items():
+        (tmp_path / row).mkdir()
+        (tmp_path / row / "brats_regions.json").write_text(json.dumps(
+            {"per_subject": {"s1": _regions(wt, tc, float("nan"))}, "mean": _regions(wt, tc, float("nan"))}))
+    table = comparison_table(tmp_path, ["real", "synthetic"], {"real": 300, "synthetic": 300}, tmp_path / "t.md")
+    assert "| synthetic | 300 | mean | 0.600 | 0.250 | - | 1.0 | 1.0 | 1.0 | 75% | 50% |" in table
+    assert (tmp_path / "t.md").read_text() == table
+    with pytest.raises(FileNotFoundError, match="evaluate the 'both' row first"):
+        comparison_table(tmp_path, ["real", "both"])
