@@ -51,7 +51,7 @@ TINY = {
 }
 STEP_OVERRIDES = {
     "train_generators": {"generators#models_per_batch": 2},
-    "generate": {"synthesis#num_samples": 4},
+    "generate": {"synthesis#num_samples": 4, "synthesis#tidy_labels": True},
     "train_segmentation": {"max_epochs": 1, "batch_size": 4},
 }
 
@@ -332,6 +332,10 @@ def test_report_holds_synthetic_label_structure_against_the_real_slices_and_draw
     structure = json.loads((report / "label_structure.json").read_text())
     assert structure["num_synthetic"] == 4 and structure["num_real"] > 0
     assert set(structure["passes"]) == {"outside_brain", "isolated_core", "speckles"}
+    # The synthetic labels were tidied: nothing past the brain, no speckles.
+    assert structure["synthetic"]["outside_brain"]["total"] == structure["synthetic"]["speckles"]["total"] == 0
+    synthetic = read_datalist(bundle_run["out"] / "output" / "synthetic" / "synthetic.json")
+    assert all(entry["tidy_labels"] for entry in synthetic)
     assert (report / "label_structure.md").is_file() and (report / "slices.png").stat().st_size > 0
 
 

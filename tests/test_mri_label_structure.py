@@ -106,3 +106,17 @@ def test_report_refuses_synthetic_slices_from_unknown_sources(tmp_path):
     with pytest.raises(ValueError, match="no synthetic slice names a real slice"):
         synthetic_report(tmp_path / "slices.json", tmp_path / "synthetic.json", tmp_path / "out", [0, 1, 2, 4])
     assert not (tmp_path / "out" / "label_structure.json").exists()
+
+
+def test_tidying_removes_labels_past_the_brain_and_speckles_and_keeps_the_tumour():
+    from monai_singanseg.apps.mri.label_structure import tidy_tumour_label
+
+    image, label = _tumour()
+    broken = label.copy()
+    broken[0:3, 0:5] = 2  # past the brain
+    broken[50, 20] = 4  # a one-pixel speckle inside the brain
+    tidied = tidy_tumour_label(image, broken)
+    assert count_structure_violations(image, broken) != StructureCounts(0, 0, 0)
+    assert count_structure_violations(image, tidied) == StructureCounts(0, 0, 0)
+    np.testing.assert_array_equal(tidied, label)
+    assert broken[50, 20] == 4  # the input is not changed

@@ -14,6 +14,8 @@ import torch
 
 from monai_singanseg.apps.mri.dicom import write_dicom_series
 from monai_singanseg.apps.mri.ensemble import even_schedule, member_dirs
+from monai_singanseg.apps.mri.label_structure import tidy_tumour_label
+from monai_singanseg.apps.mri.regions import is_brats_label_set
 from monai_singanseg.apps.mri.slices import ChannelRange, denormalise_channels
 from monai_singanseg.apps.mri.writers import write_slice_nifti
 from monai_singanseg.data.datalist import write_datalist
@@ -60,6 +62,7 @@ def generate_synthetic(
     seed: int = 0,
     write_dicom: bool = True,
     device: str | torch.device = "cpu",
+    tidy_labels: bool = False,
 ) -> list[dict[str, Any]]:
     """Draw ``num_samples`` synthetic slices from the ensemble in ``bank_dir``, evenly over members and slices.
 
@@ -81,13 +84,16 @@ def generate_synthetic(
         seed: sample ``i`` uses noise seed :func:`sample_seed` of ``seed`` and ``i``.
         write_dicom: also write DICOM series.
         device: where the generators run.
+        tidy_labels: set tumour labels outside the brain and tumour speckles to background
+            (:func:`~monai_singanseg.apps.mri.label_structure.tidy_tumour_label`); BraTS label sets only.
 
     Returns:
         The datalist entries, paths absolute.
 
     Raises:
         FileNotFoundError: no member bank in ``bank_dir``.
-        ValueError: members with different slices, ``num_samples < 1``, or ``start_scale`` out of range.
+        ValueError: members with different slices, ``num_samples < 1``, ``start_scale`` out of range, or
+            ``tidy_labels`` with a label set that is not BraTS's.
     """
     from monai_singanseg.data.bank import SinGANSegBank
     from monai_singanseg.data.checkpoint import pyramid_from_payload, read_checkpoint
@@ -107,15 +113,20 @@ def generate_synthetic(
         payload = read_checkpoint(path, map_location=device)
         model, metadata = pyramid_from_payload(payload, source=str(path)), payload.get("metadata", {})
         shape = tuple(metadata.get("slice_shape") or model.scale_shapes[-1])
+        if tidy_labels and not is_brats_label_set(model.layout.label_values):
+            raise ValueError(f"tidy_labels needs a BraTS label set, but {path} has label values "
+                             f"{list(model.layout.label_values)}.")
         for index in indices:
             stack = model.sample(1, start_scale, torch.Generator().manual_seed(sample_seed(seed, index)))
             image, label = model.decode(resize(stack, shape))
             image, label = image[0].float().cpu(), label[0].cpu()
+            if tidy_labels:
+                label = torch.as_tensor(tidy_tumour_label(image.numpy(), label[0].numpy()))[None]
             stem = f"synthetic_{index:05d}"
             image_path, label_path = write_slice_nifti(image, label, metadata["affine"], out_dir, stem)
             entry = {"image": str(image_path), "label": str(label_path), "source_slice": slice_ids[position],
                      "case_id": metadata.get("case_id", ""), "member": member, "seed": sample_seed(seed, index),
-                     "start_scale": start_scale, "model": str(path)}
+                     "start_scale": start_scale, "model": str(path), "tidy_labels": tidy_labels}
             if write_dicom:
                 _write_dicom(image, label, metadata, out_dir / "dicom" / stem, index)
                 entry["dicom"] = str(out_dir / "dicom" / stem)

@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from monai_singanseg.apps.mri.regions import REGION_LABELS
 
-__all__ = ["STRUCTURE_CHECKS", "StructureCounts", "compare_structure", "count_structure_violations"]
+__all__ = ["STRUCTURE_CHECKS", "StructureCounts", "compare_structure", "count_structure_violations", "tidy_tumour_label"]
 
 # What each count means, for the report.
 STRUCTURE_CHECKS = {
@@ -74,6 +74,33 @@ def count_structure_violations(
     sizes = np.bincount(components.ravel(), minlength=count + 1)[1:]
     return StructureCounts(outside_brain=int((tumour & ~brain).sum()), isolated_core=int(isolated),
                            speckles=int((sizes < min_component_pixels).sum()))
+
+
+def tidy_tumour_label(
+    image: np.ndarray, label: np.ndarray, brain_threshold: float = 0.01, min_component_pixels: int = 10
+) -> np.ndarray:
+    """Remove the two violations a label can lose without changing its image: tumour outside the brain and speckles
+    (tumour components under ``min_component_pixels``), both set to background. Floating cores are kept: which
+    tumour should surround them is not known, and the report counts them.
+
+    Args:
+        image: ``(C, H, W)``, background 0.
+        label: ``(H, W)`` label values of a BraTS label set.
+        brain_threshold: as :func:`count_structure_violations`.
+        min_component_pixels: as :func:`count_structure_violations`.
+
+    Returns:
+        A tidied copy of ``label``.
+    """
+    image, label = np.asarray(image), np.array(label, copy=True)
+    brain = ndimage.binary_fill_holes((image > brain_threshold).any(axis=0))
+    label[~brain] = 0
+    components, count = ndimage.label(np.isin(label, REGION_LABELS["WT"]), structure=_EIGHT_NEIGHBOURS)
+    sizes = np.bincount(components.ravel(), minlength=count + 1)
+    small = sizes < min_component_pixels
+    small[0] = False
+    label[small[components]] = 0
+    return label
 
 
 def _rates(counts: Sequence[StructureCounts]) -> dict[str, dict[str, float]]:
