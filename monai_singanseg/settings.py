@@ -84,6 +84,11 @@ class SinGANSegSettings:
     lr_decay_fraction: float = _setting(0.8, "when the learning rate decays (0.8 = iteration 1600 of 2000)")
     critic_steps: int = _setting(3, "critic updates per iteration, each with a fresh sample of the coarser scales")
     generator_steps: int = _setting(1, "generator updates per iteration (SinGAN-Seg: 1 effective; SinGAN: 3)")
+    concurrent_scales: int = _setting(
+        1, "scales trained together: the newest and the concurrent_scales - 1 finished ones below it, as ConSinGAN "
+        "(Hinz et al., WACV 2021) does; 1: only the newest, as the reference")
+    concurrent_lr_scale: float = _setting(
+        0.1, "learning-rate factor per scale below the newest, with concurrent_scales > 1 (ConSinGAN's 0.1)")
     gradient_penalty_weight: float = _setting(0.1, "WGAN-GP weight (the reference's lambda_grad)")
     reconstruction_weight: float = _setting(10.0, "weight of the reconstruction MSE (the reference's alpha)")
     noise_amplitude_factor: float = _setting(0.1, "noise amplitude = factor x RMSE of the coarser reconstruction")
@@ -196,6 +201,8 @@ _INTERVALS: dict[str, _Interval] = {
     "lr_decay_fraction": _Interval(0, 1),
     "critic_steps": _AT_LEAST_ONE,
     "generator_steps": _AT_LEAST_ONE,
+    "concurrent_scales": _AT_LEAST_ONE,
+    "concurrent_lr_scale": _POSITIVE,
     "gradient_penalty_weight": _NON_NEGATIVE,
     "reconstruction_weight": _NON_NEGATIVE,
     "noise_amplitude_factor": _NON_NEGATIVE,
@@ -314,6 +321,11 @@ def validate_settings(values: Mapping[str, Any], as_flags: bool = False) -> dict
         raise ValueError(f"{names.given('finest_iterations', checked['finest_iterations'])} is out of range: "
                          f"{names('finest_iterations')} must lie in [0, {names('iterations')}] = "
                          f"[0, {checked['iterations']}].")
+    if checked.get("concurrent_scales", 1) > 1 and checked.get("generator_steps", 1) > 1:
+        # A second generator update would need the coarser scales' graph again, after the first moved their weights.
+        raise ValueError(f"{names.given('concurrent_scales', checked['concurrent_scales'])} trains the coarser "
+                         f"scales along, which needs {names('generator_steps')} 1, got "
+                         f"{checked['generator_steps']}.")
     return checked
 
 

@@ -21,7 +21,8 @@ def float64():
     torch.set_default_dtype(previous)
 
 
-@pytest.mark.parametrize("recipe", [{}, {"finest_iterations": 2, "critic_steps": 2}], ids=["faithful", "scheduled"])
+@pytest.mark.parametrize("recipe", [{}, {"finest_iterations": 2, "critic_steps": 2}, {"concurrent_scales": 3}],
+                         ids=["faithful", "scheduled", "concurrent"])
 def test_m_models_trained_together_equal_the_same_models_trained_one_by_one(tiny_settings, float64, recipe):
     tiny_settings = dataclasses.replace(tiny_settings, **recipe)
     pairs = [endoscopy_phantom(28, 32, seed=s) for s in (1, 2, 3)]

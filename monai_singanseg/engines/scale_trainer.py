@@ -118,6 +118,12 @@ class ScaleTrainer:
         coarser_reconstruction: the coarser scales' reconstruction upsampled to this scale (``None`` at the coarsest).
         iterations: the iterations this scale trains for (default ``settings.iterations``): the learning rate
             decays at ``settings.lr_decay_fraction`` of them.
+        trained_along: finished coarser generators that train with this scale (ConSinGAN's concurrent training),
+            the one just below first; generator ``k - 1`` of them learns at ``settings.concurrent_lr_scale ** k``
+            times the learning rate. ``sample_coarser`` must then keep their graph, and ``reconstruct_coarser``
+            gives their reconstruction, with its graph, for every generator update; the noise amplitude stays the
+            one of ``coarser_reconstruction``, as in ConSinGAN.
+        reconstruct_coarser: see ``trained_along``.
     """
 
     def __init__(
@@ -131,8 +137,13 @@ class ScaleTrainer:
         sample_coarser: Callable[[], torch.Tensor] | None = None,
         coarser_reconstruction: torch.Tensor | None = None,
         iterations: int | None = None,
+        trained_along: Sequence[nn.Module] = (),
+        reconstruct_coarser: Callable[[], torch.Tensor] | None = None,
     ) -> None:
+        if trained_along and reconstruct_coarser is None:
+            raise ValueError("coarser generators trained along need reconstruct_coarser.")
         self.scale, self.real, self.settings, self.randoms = scale, real, settings, list(randoms)
+        self.reconstruct_coarser = reconstruct_coarser if trained_along else None
         self.iterations = settings.iterations if iterations is None else iterations
         self.num_models = len(self.randoms)
         self.channels = real.shape[1] // self.num_models
@@ -140,7 +151,10 @@ class ScaleTrainer:
         self.shape = tuple(real.shape[2:])
         self.sample_coarser = sample_coarser
         betas = (settings.beta1, 0.999)
-        self.optimizer_g = torch.optim.Adam(generator.parameters(), lr=settings.lr_generator, betas=betas)
+        groups = [{"params": list(generator.parameters()), "lr": settings.lr_generator}]
+        groups += [{"params": list(g.parameters()), "lr": settings.lr_generator * settings.concurrent_lr_scale ** k}
+                   for k, g in enumerate(trained_along, start=1)]
+        self.optimizer_g = torch.optim.Adam(groups, lr=settings.lr_generator, betas=betas)
         self.optimizer_d = torch.optim.Adam(critic.parameters(), lr=settings.lr_critic, betas=betas)
         milestones = [settings.lr_decay_iteration_of(self.iterations)]
         self.scheduler_g = torch.optim.lr_scheduler.MultiStepLR(self.optimizer_g, milestones, settings.lr_decay)
@@ -160,9 +174,11 @@ class ScaleTrainer:
         return torch.zeros_like(self.real) if self.sample_coarser is None else self.sample_coarser()
 
     def _reconstruction(self, passes: int = 1) -> torch.Tensor:
-        rec_input = self._amplitude_map * self.reconstruction_noise + self.coarser_reconstruction
+        # Coarser scales that train along change every update, so their reconstruction is taken afresh.
+        coarser = self.coarser_reconstruction if self.reconstruct_coarser is None else self.reconstruct_coarser()
+        rec_input = self._amplitude_map * self.reconstruction_noise + coarser
         with repeated_batchnorm_statistics(self.generator, passes):
-            return self.generator(rec_input, self.coarser_reconstruction)
+            return self.generator(rec_input, coarser)
 
     def _reconstruction_loss(self) -> torch.Tensor:
         passes = REFERENCE_RECONSTRUCTION_PASSES if self.settings.reference_batchnorm_statistics else 1
@@ -176,9 +192,9 @@ class ScaleTrainer:
             self.reconstruction_noise = self._noise()
         noise = self._noise()
         for j in range(self.settings.critic_steps):
-            previous = self._coarser_sample()
             # Only the last critic step's fake feeds the generator update: the others need no graph.
             with torch.set_grad_enabled(j == self.settings.critic_steps - 1):
+                previous = self._coarser_sample()
                 fake = self.generator(self._amplitude_map * noise + previous, previous)
             penalty = gradient_penalty(
                 self.critic, self.real, fake, self.settings.gradient_penalty_weight, generator=self.randoms

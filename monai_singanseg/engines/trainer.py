@@ -148,18 +148,28 @@ class SinGANSegTrainer:
         amplitudes = [self._amplitude_map(a) for a in self.noise_amplitudes[: len(noises)]]
         return run_generators(self.generators, amplitudes, noises, self.spec.scale_shapes, self.spec.scale_factor)
 
-    @torch.no_grad()
+    def trained_along(self, scale: int) -> list[SinGANGenerator]:
+        """The finished generators that train with ``scale`` (``settings.concurrent_scales``), the one below first."""
+        first = max(0, scale - self.settings.concurrent_scales + 1)
+        return self.generators[first:scale][::-1]
+
+    def _coarser_graph(self) -> bool:
+        # The finished scales keep a graph only when some of them train along, and only where the caller wants one.
+        return torch.is_grad_enabled() and bool(self.trained_along(self.scale))
+
     def sample_coarser(self) -> torch.Tensor:
         """A random output of the finished scales (fresh noise at every one), upsampled to the current scale."""
         noises = [draw_noise(self.randoms, self.channels, shape, k == 0, self.device)
                   for k, shape in enumerate(self.spec.scale_shapes[: self.scale])]
-        return upsample_to_scale(self._run_frozen(noises), self.spec.scale_shapes[self.scale], self.spec.scale_factor)
+        with torch.set_grad_enabled(self._coarser_graph()):
+            sample = self._run_frozen(noises)
+            return upsample_to_scale(sample, self.spec.scale_shapes[self.scale], self.spec.scale_factor)
 
-    @torch.no_grad()
     def coarser_reconstruction(self) -> torch.Tensor:
         """The finished scales' reconstruction, upsampled to the current scale."""
-        rec = self._run_frozen(self.reconstruction_noise)
-        return upsample_to_scale(rec, self.spec.scale_shapes[self.scale], self.spec.scale_factor)
+        with torch.set_grad_enabled(self._coarser_graph()):
+            rec = self._run_frozen(self.reconstruction_noise)
+            return upsample_to_scale(rec, self.spec.scale_shapes[self.scale], self.spec.scale_factor)
 
     # -- ignite events ----------------------------------------------------------------------------------------------
 
@@ -175,11 +185,19 @@ class SinGANSegTrainer:
         generator.to(self.device).requires_grad_(True)
         critic.to(self.device).requires_grad_(True)
         first = scale == 0
+        along = self.trained_along(scale)
+        with torch.no_grad():
+            coarser_reconstruction = None if first else self.coarser_reconstruction()
+        # ConSinGAN trains the coarser generators along; their BatchNorms keep the running statistics they sample with.
+        for coarser in along:
+            coarser.requires_grad_(True)
         self.scale_trainer = ScaleTrainer(
             scale, self.reals[scale], generator, critic, self.settings, self.randoms,
             sample_coarser=None if first else self.sample_coarser,
-            coarser_reconstruction=None if first else self.coarser_reconstruction(),
+            coarser_reconstruction=coarser_reconstruction,
             iterations=self.iterations_per_scale[scale],
+            trained_along=along,
+            reconstruct_coarser=self.coarser_reconstruction if along else None,
         )
 
     def _iteration(self, engine: Engine, batch: Any) -> dict[str, torch.Tensor]:
@@ -193,6 +211,8 @@ class SinGANSegTrainer:
     def _finish_scale(self) -> None:
         assert self.scale_trainer is not None
         result = self.scale_trainer.result()
+        for coarser in self.trained_along(self.scale):
+            coarser.requires_grad_(False)
         result.generator.requires_grad_(False).train(False)
         result.critic.requires_grad_(False).train(False)
         self.generators.append(result.generator)
