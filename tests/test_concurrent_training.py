@@ -98,8 +98,8 @@ def test_resume_with_concurrent_training_equals_an_uninterrupted_run(phantom_pai
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"concurrent_scales": 0}, r"concurrent_scales=0 is out of range"),
     ({"concurrent_lr_scale": 0.0}, r"concurrent_lr_scale=0.0 is out of range"),
-    ({"concurrent_scales": 2, "generator_steps": 3}, r"concurrent_scales=2 trains the coarser scales along, which "
-                                                     r"needs generator_steps 1, got 3"),
+    ({"concurrent_scales": 2, "generator_steps": 3},
+     r"concurrent_scales=2 trains the coarser scales along, which needs generator_steps 1, got 3"),
 ])
 def test_rejects_concurrent_settings_out_of_range(overrides, message):
     with pytest.raises(ValueError, match=message):
