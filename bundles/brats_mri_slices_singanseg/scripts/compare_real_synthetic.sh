@@ -15,6 +15,8 @@ cd "$(dirname "$0")/.."
 : "${SLICES_PER_CASE:=8}" "${TUMOUR_ONLY:=True}" "${ENSEMBLE_SIZE:=1}" "${RECIPE:=draft}" "${GAN_SIZE:=128}"
 : "${GAN_ITERATIONS:=2000}" "${MODELS_PER_BATCH:=1}" "${SAMPLES_PER_SLICE:=10}" "${UPDATES:=400}"
 : "${BATCH_SIZE:=16}" "${UNET_LEVELS:=5}" "${UNET_FILTERS:=16}" "${NUM_WORKERS:=0}" "${ROWS:=real synthetic both}"
+# CONVERGED_CHECK=1 also trains the real row with half the updates: if that row is as good, the real row had converged.
+: "${CONVERGED_CHECK:=1}"
 common=(--meta_file configs/metadata.json --logging_file configs/logging.conf
         --dataset_dir "$DATA" --bundle_root "$OUT" --num_workers "$NUM_WORKERS" --batch_size "$BATCH_SIZE"
         --channel_patterns "['Flair_*.nii.gz','T1c_*.nii.gz']" --channel_names "['flair','t1c']"
@@ -57,6 +59,14 @@ for row in $ROWS; do
     run evaluate --training_data "$row"
     updates+=("$row=$((epochs * batches))")
 done
+if [[ $CONVERGED_CHECK == 1 && " $ROWS " == *" real "* ]]; then
+    batches=$(batches_for "$num_slices")
+    epochs=$(( (UPDATES / 2 + batches - 1) / batches ))
+    half=(--training_data real --model_file "$OUT/models/segmentation/model_real_half.pt")
+    run train_segmentation "${half[@]}" --max_epochs "$epochs"
+    run evaluate "${half[@]}" --metrics_dir "$OUT/output/metrics/real_half"
+    updates+=("real_half=$((epochs * batches))")
+fi
 python - "$OUT/output/metrics" "${updates[@]}" <<'PY'
 import sys
 from monai_singanseg.apps.mri.comparison import comparison_table
