@@ -104,3 +104,15 @@ def test_resume_with_concurrent_training_equals_an_uninterrupted_run(phantom_pai
 def test_rejects_concurrent_settings_out_of_range(overrides, message):
     with pytest.raises(ValueError, match=message):
         SinGANSegSettings(**overrides)
+
+
+def test_a_3d_pyramid_trains_its_scales_concurrently():
+    from monai_singanseg.engines import train_singanseg
+
+    image = torch.rand(2, 16, 16, 16)  # two channels, a label beside them
+    label = (torch.rand(1, 16, 16, 16) > 0.7).to(torch.uint8)
+    settings = SinGANSegSettings(min_size=11, max_size=16, iterations=2, base_features=4, max_features=4,
+                                 concurrent_scales=2)
+    model = train_singanseg(image, label, settings)
+    assert model.num_scales >= 2
+    assert model.sample(1, generator=torch.Generator().manual_seed(0)).shape == (1, 3, 16, 16, 16)
