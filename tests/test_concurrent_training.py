@@ -1,5 +1,5 @@
 """ConSinGAN's concurrent training (``concurrent_scales``): finished scales train along with the newest at a scaled
-learning rate, and stay frozen otherwise; resume and validation hold as for the reference's scheme."""
+learning rate, and stay frozen otherwise (resume: tests/test_training.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import torch
 from ignite.engine import Events
 
 from monai_singanseg.engines import SinGANSegTrainer
-from monai_singanseg.handlers import PyramidCheckpoint
 from monai_singanseg.settings import SinGANSegSettings
 from monai_singanseg.utils.layout import ChannelLayout
 
@@ -71,28 +70,6 @@ def test_coarser_scales_are_frozen_again_when_training_ends(phantom_pair, tiny_s
     model = trainer.run()
     assert not any(p.requires_grad for g in trainer.generators for p in g.parameters())
     assert not any(g.training for g in model.generators)
-
-
-def test_resume_with_concurrent_training_equals_an_uninterrupted_run(phantom_pair, tiny_settings, tmp_path):
-    settings = dataclasses.replace(tiny_settings, concurrent_scales=2)
-    uninterrupted = _trainer(phantom_pair, settings).run()
-    trainer = _trainer(phantom_pair, settings)
-    PyramidCheckpoint(trainer, tmp_path / "model.pt").attach(trainer.engine)
-
-    @trainer.engine.on(Events.ITERATION_COMPLETED)
-    def crash_inside_scale_2(engine):
-        if trainer.scale == 2 and engine.state.iteration % settings.iterations == 3:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        trainer.run()
-    resumed = _trainer(phantom_pair, settings)
-    checkpoint = PyramidCheckpoint(resumed, tmp_path / "model.pt")
-    assert checkpoint.resume() == 2
-    checkpoint.attach(resumed.engine)
-    model = resumed.run()
-    for a, b in zip(model.generators, uninterrupted.generators):
-        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
 @pytest.mark.parametrize(("overrides", "message"), [

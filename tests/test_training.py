@@ -81,9 +81,11 @@ def test_labels_of_samples_are_exactly_the_original_label_set(trained_pyramid):
     assert set(labels.unique().tolist()) <= {0, 255}
 
 
+@pytest.mark.parametrize("concurrent_scales", [1, 2], ids=["scale_by_scale", "concurrent"])
 def test_resume_after_an_interrupted_scale_equals_an_uninterrupted_run(phantom_pair, tiny_settings, tmp_path,
-                                                                      trained_pyramid):
-    uninterrupted = trained_pyramid
+                                                                      trained_pyramid, concurrent_scales):
+    tiny_settings = dataclasses.replace(tiny_settings, concurrent_scales=concurrent_scales)
+    uninterrupted = trained_pyramid if concurrent_scales == 1 else make_trainer(phantom_pair, tiny_settings).run()
 
     trainer = make_trainer(phantom_pair, tiny_settings)
     PyramidCheckpoint(trainer, tmp_path / "model.pt").attach(trainer.engine)
