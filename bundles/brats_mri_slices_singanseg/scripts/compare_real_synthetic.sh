@@ -13,7 +13,8 @@ DATA=${1:?dataset folder, e.g. ../../../shared/data/brats/brats2015_2ch}
 OUT=${2:?output folder}
 cd "$(dirname "$0")/.."
 : "${SLICES_PER_CASE:=8}" "${TUMOUR_ONLY:=True}" "${ENSEMBLE_SIZE:=1}" "${RECIPE:=draft}" "${GAN_SIZE:=128}"
-: "${GAN_ITERATIONS:=2000}" "${MODELS_PER_BATCH:=1}" "${SAMPLES_PER_SLICE:=10}" "${UPDATES:=400}"
+# GAN_ITERATIONS, when set, replaces the recipe's iterations at the coarsest scale.
+: "${GAN_ITERATIONS:=}" "${MODELS_PER_BATCH:=1}" "${SAMPLES_PER_SLICE:=10}" "${UPDATES:=400}"
 : "${BATCH_SIZE:=16}" "${UNET_LEVELS:=5}" "${UNET_FILTERS:=16}" "${NUM_WORKERS:=0}" "${ROWS:=real synthetic both}"
 # CONVERGED_CHECK=1 also trains the real row with half the updates: if that row is as good, the real row had converged.
 : "${CONVERGED_CHECK:=1}"
@@ -40,7 +41,7 @@ run prepare_slices --slices#max_slices_per_case "$SLICES_PER_CASE" --slices#tumo
 num_slices=$(count "$OUT/output/slices/slices.json")
 num_samples=$((num_slices * SAMPLES_PER_SLICE))
 synthesise() {
-    run train_generators --singanseg#iterations "$GAN_ITERATIONS" --singanseg#max_size "$GAN_SIZE" \
+    run train_generators ${GAN_ITERATIONS:+--singanseg#iterations "$GAN_ITERATIONS"} --singanseg#max_size "$GAN_SIZE" \
         --generators#models_per_batch "$MODELS_PER_BATCH"
     run generate --synthesis#num_samples "$num_samples" --synthesis#write_dicom False
     run report
