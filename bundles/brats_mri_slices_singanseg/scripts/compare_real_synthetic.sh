@@ -12,7 +12,9 @@ set -euo pipefail
 DATA=${1:?dataset folder, e.g. ../../../shared/data/brats/brats2015_2ch}
 OUT=${2:?output folder}
 cd "$(dirname "$0")/.."
-: "${SLICES_PER_CASE:=8}" "${TUMOUR_ONLY:=True}" "${ENSEMBLE_SIZE:=1}" "${RECIPE:=draft}" "${GAN_SIZE:=128}"
+# Slices evenly spaced over the brain (TUMOUR_ONLY=False): the network is evaluated on whole volumes, so it must
+# also see tumour-free brain.
+: "${SLICES_PER_CASE:=8}" "${TUMOUR_ONLY:=False}" "${ENSEMBLE_SIZE:=1}" "${RECIPE:=draft}" "${GAN_SIZE:=128}"
 # GAN_ITERATIONS, when set, replaces the recipe's iterations at the coarsest scale.
 : "${GAN_ITERATIONS:=}" "${MODELS_PER_BATCH:=1}" "${SAMPLES_PER_SLICE:=10}" "${UPDATES:=400}"
 : "${BATCH_SIZE:=16}" "${UNET_LEVELS:=5}" "${UNET_FILTERS:=16}" "${NUM_WORKERS:=0}" "${ROWS:=real synthetic both}"
