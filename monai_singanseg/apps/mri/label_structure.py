@@ -25,6 +25,11 @@ STRUCTURE_CHECKS = {
 _EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
 
 
+def _brain(image: np.ndarray, brain_threshold: float) -> np.ndarray:
+    # Synthetic slices have no brain mask, so real and synthetic are judged by the same rule: any channel bright.
+    return ndimage.binary_fill_holes((image > brain_threshold).any(axis=0))
+
+
 @dataclass(frozen=True)
 class StructureCounts:
     """Violations of one label slice (see ``STRUCTURE_CHECKS``)."""
@@ -58,7 +63,7 @@ def count_structure_violations(
     if image.ndim != 3 or label.shape != image.shape[1:]:
         raise ValueError(f"expected an image (C, H, W) and a label (H, W) of one size, got {image.shape} and "
                          f"{label.shape}.")
-    brain = ndimage.binary_fill_holes((image > brain_threshold).any(axis=0))
+    brain = _brain(image, brain_threshold)
     tumour = np.isin(label, REGION_LABELS["WT"])
     core = np.isin(label, REGION_LABELS["TC"])
 
@@ -93,8 +98,7 @@ def tidy_tumour_label(
         A tidied copy of ``label``.
     """
     image, label = np.asarray(image), np.array(label, copy=True)
-    brain = ndimage.binary_fill_holes((image > brain_threshold).any(axis=0))
-    label[~brain] = 0
+    label[~_brain(image, brain_threshold)] = 0
     components, count = ndimage.label(np.isin(label, REGION_LABELS["WT"]), structure=_EIGHT_NEIGHBOURS)
     sizes = np.bincount(components.ravel(), minlength=count + 1)
     small = sizes < min_component_pixels
