@@ -69,7 +69,8 @@ METRICS = ("swd", "diversity", "nonempty", "area_ratio", "components", "max_ncc"
 # by up to the seeds' range (lower SWD, reconstruction error and correlation to the training image are better);
 # "band" = within the seeds' range widened by its width either way (too much diversity or mask area is as wrong as
 # too little).
-RULES = {"swd": "at_most", "diversity": "band", "nonempty": "at_least", "area_ratio": "band", "components": "band",
+# Components "at_most": one connected polyp is the ideal, and empty masks are caught by "nonempty".
+RULES = {"swd": "at_most", "diversity": "band", "nonempty": "at_least", "area_ratio": "band", "components": "at_most",
          "max_ncc": "at_most", "reconstruction_mse": "at_most"}
 
 
@@ -125,6 +126,14 @@ def train_ours(image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings)
     return SinGANSegTrainer(layout.encode(image, mask), layout, settings).run()
 
 
+def model_gflop(row: str, settings: SinGANSegSettings, image: np.ndarray, mask: np.ndarray, reference: Any) -> float:
+    """Work of one model of ``row``, counted over 2 iterations per scale and scaled to the row's iterations."""
+    if row == "reference":
+        work = counted_gflop(lambda: train_reference(reference, image, mask, replace(settings, iterations=2), None))
+        return work / 2 * settings.iterations
+    return our_gflop(image, mask, settings)
+
+
 def train_unit(row: str, settings: SinGANSegSettings, image: np.ndarray, mask: np.ndarray, reference: Any,
                model_path: Path) -> dict[str, Any]:
     """Train one model, save it to ``model_path``; returns its seconds and GFLOP."""
@@ -134,14 +143,11 @@ def train_unit(row: str, settings: SinGANSegSettings, image: np.ndarray, mask: n
             train_reference(reference, image, mask, settings, None, keep_run=run_dir)
             seconds = time.perf_counter() - start
             model, _ = convert_reference_run(run_dir, image_id=model_path.stem)
-        work = counted_gflop(lambda: train_reference(reference, image, mask, replace(settings, iterations=2), None))
-        # Counted over 2 iterations per scale: the work of one iteration, times the iterations of a model.
-        work = work / 2 * settings.iterations
     else:
         start = time.perf_counter()
         model = train_ours(image, mask, settings)
         seconds = time.perf_counter() - start
-        work = our_gflop(image, mask, settings)
+    work = model_gflop(row, settings, image, mask, reference)
     model.save(str(model_path), metadata={"image_id": model_path.stem})
     return {"seconds": seconds, "gflop": work}
 
@@ -295,19 +301,20 @@ def _f(value: float, digits: int = 3) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
-def tables(summary: dict[str, dict[str, Any]], faithful_rows: list[str], settings: dict[str, SinGANSegSettings]) -> str:
+def tables(summary: dict[str, dict[str, Any]], faithful_rows: list[str], settings: dict[str, SinGANSegSettings],
+           base_name: str = "faithful") -> str:
     headers = ["row", "s/model", "GFLOP/model", "speed-up", "SWD mean", "SWD per level", "diversity", "non-empty",
                "area ratio", "components", "max NCC", "rec. MSE", "pairs/s", "holds"]
     lines = []
     for row, e in summary.items():
-        kept = "faithful seed" if row in faithful_rows else (
+        kept = f"{base_name} seed" if row in faithful_rows else (
             "all" if all(e["holds"].values()) else "fails " + ", ".join(k for k, ok in e["holds"].items() if not ok))
         lines.append([row, f"{e['seconds']:.0f}", f"{e['gflop']:.0f}", f"{e['speedup']:.1f}x", _f(e["swd"], 1),
                       " / ".join(_f(v, 1) for v in e["swd_per_level"]), _f(e["diversity"]), _f(e["nonempty"], 2),
                       _f(e["area_ratio"], 2), _f(e["components"], 2), _f(e["max_ncc"]), _f(e["reconstruction_mse"], 4),
                       _f(e["pairs_per_second"], 1), kept])
     faithful = [summary[r] for r in faithful_rows]
-    spread = ["faithful seed range", "", "", "", *(
+    spread = [f"{base_name} seed range", "", "", "", *(
         f"{_f(min(f[k] for f in faithful), 3)}-{_f(max(f[k] for f in faithful), 3)}"
         for k in ("swd", "diversity", "nonempty", "area_ratio", "components", "max_ncc", "reconstruction_mse")
     )]
@@ -317,12 +324,12 @@ def tables(summary: dict[str, dict[str, Any]], faithful_rows: list[str], setting
     text = markdown_table(headers, lines)
     differing = {row: {k: v for k, v in s.to_dict().items() if v != settings[faithful_rows[0]].to_dict()[k]}
                  for row, s in settings.items() if row not in faithful_rows}
-    text += "\n\nSettings of each row beyond the faithful base:\n" + "\n".join(
+    text += f"\n\nSettings of each row beyond the {base_name} base:\n" + "\n".join(
         f"- {row}: {d or '(the base settings)'}" for row, d in differing.items())
     return text
 
 
-def plot(summary: dict[str, dict[str, Any]], faithful_rows: list[str], path: Path) -> None:
+def plot(summary: dict[str, dict[str, Any]], faithful_rows: list[str], path: Path, base_name: str = "faithful") -> None:
     """SWD mean against seconds per model (log scale), the faithful seeds' SWD range shaded."""
     width, height, margin = 720, 440, 60
     canvas = Image.new("RGB", (width, height), (255, 255, 255))
@@ -352,7 +359,7 @@ def plot(summary: dict[str, dict[str, Any]], faithful_rows: list[str], path: Pat
         y = xy(min(seconds), v)[1]
         draw.text((8, y - 6), f"{v:.1f}", fill=(0, 0, 0))
     draw.text((width // 2 - 110, height - 22), "seconds per model (log scale)", fill=(0, 0, 0))
-    draw.text((margin, 20), "image SWD x1e3 (lower is closer to the real image); green: faithful seed band",
+    draw.text((margin, 20), f"image SWD x1e3 (lower is closer to the real image); green: {base_name} seed band",
               fill=(0, 0, 0))
     for row, entry in summary.items():
         x, y = xy(entry["seconds"], entry["swd"])
@@ -384,6 +391,19 @@ def grid(real: torch.Tensor, samples: dict[str, torch.Tensor], per_row: int, pat
     canvas.save(path)
 
 
+def work_table(settings: dict[str, SinGANSegSettings], pairs: Sequence[tuple[Path, Path]], reference: Any) -> str:
+    """GFLOP per model of every row on every image, and each row's work against the first row's."""
+    header = ["row"] + [image.stem[:8] for image, _ in pairs] + ["mean", "vs first row"]
+    lines, first = [], None
+    for row, row_settings in settings.items():
+        counts = [model_gflop(row, row_settings, *load_pair(image, mask), reference) for image, mask in pairs]
+        mean = sum(counts) / len(counts)
+        first = mean if first is None else first
+        lines.append([row] + [f"{c:.0f}" for c in counts] + [f"{mean:.0f}", "1x" if row == next(iter(settings))
+                                                              else f"{first / mean:.1f}x less"])
+    return markdown_table(header, lines)
+
+
 # -- main ---------------------------------------------------------------------------------------------------------
 
 
@@ -394,7 +414,8 @@ def main() -> int:
     parser.add_argument("--num-images", type=int, default=3, help="K real images, one model per image and row")
     parser.add_argument("--skip-images", type=int, default=0, help="start after this many images (by file name)")
     parser.add_argument("--reference-path", help="unzipped singan-seg-polyp 1.0.7 wheel (omit: no reference row)")
-    parser.add_argument("--faithful-seeds", type=int, nargs="+", default=[0, 1], help="seeds of the faithful rows")
+    parser.add_argument("--faithful-seeds", type=int, nargs="+", default=[0, 1], help="seeds of the base rows: the "
+                        "faithful recipe, or the --recipe given, whose seed spread is the noise floor")
     parser.add_argument("--candidate", action="append", default=[], help="a fast row: a recipe name (e.g. fast) or "
                         "NAME=field:value,... on top of the base settings (recipe:NAME applies a recipe first)")
     parser.add_argument("--rows", nargs="+", help="train only these rows now (to split the work over processes), by "
@@ -405,6 +426,8 @@ def main() -> int:
     parser.add_argument("--grid-samples", type=int, default=5, help="samples per row in the grids")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     parser.add_argument("--no-report", action="store_true", help="train and score only")
+    parser.add_argument("--count-only", action="store_true", help="print each row's GFLOP per model on each image "
+                        "(2 iterations per scale are run and counted) and train nothing")
     add_settings_arguments(parser)
     args = parser.parse_args()
     if args.threads:
@@ -415,12 +438,15 @@ def main() -> int:
     settings = {}
     if args.reference_path:
         settings["reference"] = base
+    # The seed rows train the base settings: the faithful recipe, or a --recipe when its own noise floor is wanted
+    # (at sizes where faithful models cost too much).
+    base_name = args.recipe or "faithful"
     for seed in args.faithful_seeds:
-        settings[f"faithful seed {seed}"] = replace(base, seed=seed)
+        settings[f"{base_name} seed {seed}"] = replace(base, seed=seed)
     for text in args.candidate:
         name, candidate = parse_candidate(text, base)
         settings[name] = candidate
-    faithful_rows = [r for r in settings if r.startswith("faithful seed")]
+    faithful_rows = [f"{base_name} seed {seed}" for seed in args.faithful_seeds]
     if args.rows:
         # A row by its name or its model folder's ("faithful_seed_0"); "none" trains nothing (report only).
         by_folder = {row.replace(" ", "_"): row for row in settings}
@@ -435,6 +461,10 @@ def main() -> int:
     pairs = list_images(Path(args.data), args.num_images, args.skip_images)
     header = f"{describe_machine(torch.device(base.device))}\ncommand: {command_line()}\nbase settings: {base}"
     print(header, flush=True)
+
+    if args.count_only:
+        print(work_table(settings, pairs, reference))
+        return 0
 
     results: dict[str, dict[str, Any]] = {row: {} for row in settings}
     samples: dict[str, dict[str, torch.Tensor]] = {p[0].stem: {} for p in pairs}
@@ -475,16 +505,16 @@ def main() -> int:
         return 0
     complete = [row for row in settings if len(results[row]) == len(pairs)]
     if not all(r in complete for r in faithful_rows):
-        print("the faithful rows are not trained on every image yet: no report.")
+        print(f"the {base_name} seed rows are not trained on every image yet: no report.")
         return 0
     summary = summarise(results, complete, faithful_rows)
     text = (f"{header}\n\n{len(pairs)} images ({', '.join(p[0].stem for p in pairs)}), {args.num_samples} samples "
             f"per model at start scale 0; means over images:\n\n"
-            f"{tables(summary, faithful_rows, {r: settings[r] for r in complete})}\n")
+            f"{tables(summary, faithful_rows, {r: settings[r] for r in complete}, base_name)}\n")
     print("\n" + text)
     (out / "quality.md").write_text(text)
     (out / "quality.json").write_text(json.dumps({"summary": summary, "per_image": results}, indent=1))
-    plot(summary, faithful_rows, out / "quality_vs_time.png")
+    plot(summary, faithful_rows, out / "quality_vs_time.png", base_name)
     (out / "grids").mkdir(exist_ok=True)
     for stem, by_row in samples.items():
         grid(reals[stem], {r: by_row[r] for r in complete}, args.grid_samples, out / "grids" / f"{stem}.png")

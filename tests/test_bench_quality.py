@@ -47,12 +47,23 @@ def test_a_candidate_inside_the_seed_spread_or_better_holds_every_figure(swd):
         ({"nonempty": 0.5}, "nonempty"),  # half the masks empty
         ({"max_ncc": 0.99}, "max_ncc"),  # a near-copy of the training image
         ({"reconstruction_mse": 0.2}, "reconstruction_mse"),
+        ({"components": 1.5}, "components"),  # masks split in parts
     ],
 )
 def test_a_candidate_outside_the_seed_spread_fails_that_figure(quality, failing):
     holds = _summary(_record(10, **quality))["candidate"]["holds"]
     assert not holds[failing]
     assert all(ok for name, ok in holds.items() if name != failing)
+
+
+def test_fewer_split_masks_than_the_seeds_hold():
+    results = {
+        "faithful seed 0": {"a": _record(100, components=1.10)},
+        "faithful seed 1": {"a": _record(100, components=1.12)},
+        "one polyp each": {"a": _record(10, components=1.0)},
+    }
+    summary = bench_quality.summarise(results, list(results), ["faithful seed 0", "faithful seed 1"])
+    assert summary["one polyp each"]["holds"]["components"]
 
 
 def test_candidates_parse_as_recipes_or_field_values():
@@ -109,3 +120,8 @@ def test_benchmark_trains_scores_and_reuses_models(tmp_path, monkeypatch, capsys
     assert code == 2 and "--rows faithful_seed_9: no such row" in err
     code, out, _ = _main([*arguments, "--rows", "faithful_seed_0", "--no-report"], monkeypatch, capsys)
     assert code == 0 and "base settings" in out and "training" not in out
+    # --count-only counts every row's work and trains nothing; --recipe makes that recipe's seeds the noise floor.
+    code, out, _ = _main([*arguments, "--count-only", "--recipe", "fast"], monkeypatch, capsys)
+    counts = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
+    assert code == 0 and "training" not in out and "faithful seed 0" not in counts
+    assert counts["fast seed 0"].rstrip(" |").endswith("1x") and "x less" in counts["short"]
