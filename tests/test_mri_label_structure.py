@@ -120,3 +120,18 @@ def test_tidying_removes_labels_past_the_brain_and_speckles_and_keeps_the_tumour
     assert count_structure_violations(image, tidied) == StructureCounts(0, 0, 0)
     np.testing.assert_array_equal(tidied, label)
     assert broken[50, 20] == 4  # the input is not changed
+
+
+def test_tidying_refuses_a_bank_whose_labels_are_not_brats_naming_the_checkpoint(trained_pyramid_file, tmp_path):
+    import shutil
+
+    from monai_singanseg.apps.mri import generate_synthetic
+
+    member = tmp_path / "bank" / "member_000"
+    member.mkdir(parents=True)
+    checkpoint = member / "slice_a.pt"
+    shutil.copy(trained_pyramid_file, checkpoint)  # a binary {0, 255} mask pyramid, not a BraTS label set
+    with pytest.raises(ValueError, match=r"tidy_labels needs a BraTS label set, but .*slice_a\.pt has label values "
+                                         r"\[0(\.0)?, 255(\.0)?\]"):
+        generate_synthetic(tmp_path / "bank", tmp_path / "out", num_samples=2, write_dicom=False, tidy_labels=True)
+    assert not (tmp_path / "out").exists()  # nothing half-written
