@@ -191,3 +191,14 @@ def test_fast_recipe_trains_a_multichannel_3d_pyramid():
     sampled_image, sampled_label = model.decode(model.sample(2, generator=torch.Generator().manual_seed(0)))
     assert sampled_image.shape == (2, 2, 16, 16, 16)
     assert set(sampled_label.unique().tolist()) <= {0, 1, 2}
+
+
+@pytest.mark.parametrize("bundle", ["endoscopy_polyp_singanseg", "brats_mri_slices_singanseg"])
+@pytest.mark.parametrize("recipe", [Recipe.FAST, Recipe.DRAFT])
+def test_bundle_recipe_configs_mirror_the_named_recipes(bundle, recipe):
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bundles" / bundle / "configs" / f"recipe_{recipe}.json"
+    config = json.loads(path.read_text())
+    assert {key.removeprefix("singanseg#"): value for key, value in config.items()} == RECIPES[recipe], path

@@ -28,7 +28,7 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--recipe", choices=[str(r) for r in Recipe], default=None,
                        help="a named set of the settings below: faithful (the reference, default), fast (one critic step: "
                        "about half the work, nearly the same sample quality) or draft (a tenth of the reference's work, "
-                       "with concurrent training of three scales; samples a little further from the image); measured in BENCHMARKS.md; flags given still override it")
+                       "with concurrent training of three scales and widths capped at 48; samples a little further from the image); measured in BENCHMARKS.md; flags given still override it")
     for field in fields(SinGANSegSettings):
         default = field.default if field.default is not MISSING else None
         help_text = f"{field.metadata.get('help', '')} (default: {default})"
