@@ -394,13 +394,14 @@ def grid(real: torch.Tensor, samples: dict[str, torch.Tensor], per_row: int, pat
 def work_table(settings: dict[str, SinGANSegSettings], pairs: Sequence[tuple[Path, Path]], reference: Any) -> str:
     """GFLOP per model of every row on every image, and each row's work against the first row's."""
     header = ["row"] + [image.stem[:8] for image, _ in pairs] + ["mean", "vs first row"]
+    loaded = [load_pair(image, mask) for image, mask in pairs]
     lines, first = [], None
     for row, row_settings in settings.items():
-        counts = [model_gflop(row, row_settings, *load_pair(image, mask), reference) for image, mask in pairs]
+        counts = [model_gflop(row, row_settings, image, mask, reference) for image, mask in loaded]
         mean = sum(counts) / len(counts)
+        ratio = "1x" if first is None else f"{first / mean:.1f}x less"
         first = mean if first is None else first
-        lines.append([row] + [f"{c:.0f}" for c in counts] + [f"{mean:.0f}", "1x" if row == next(iter(settings))
-                                                              else f"{first / mean:.1f}x less"])
+        lines.append([row] + [f"{c:.0f}" for c in counts] + [f"{mean:.0f}", ratio])
     return markdown_table(header, lines)
 
 
