@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from monai_singanseg.layout import LabelEncoding
+from monai_singanseg.utils.noise import NOISE_SOURCES
 from monai_singanseg.utils.pyramid import iterations_per_scale, smallest_scale_size
 
 __all__ = ["RECIPES", "Recipe", "SinGANSegSettings", "available_device", "setting_flag", "validate_settings"]
@@ -104,6 +105,13 @@ class SinGANSegSettings:
         "reconstruction per generator update and one more after a scale's last update (off: one pass per update)")
     label_encoding: str = _setting("auto", "label channels: auto, binary, onehot or spread")
     seed: int = _setting(0, "seed of every random draw (weights, noise, penalty mixing)")
+    fused_adam: bool = _setting(
+        False, "Adam as one fused kernel per update, its learning rate a tensor: no host reads in a step, so it can be "
+        "captured as a CUDA graph; rounds differently from torch's default loop (off: the default loop)")
+    noise: str = _setting(
+        "generator", "source of the training noise: generator (a torch generator per model, the reference's "
+        "streams) or counter (a counter-based Philox stream per model: every model's noise in one call with no host "
+        "work, so a step can be captured as a CUDA graph; other numbers, same distribution)")
     device: str = _setting("cpu", "torch device to train on, e.g. cpu, cuda, cuda:1")
 
     def __post_init__(self) -> None:
@@ -215,7 +223,7 @@ _INTERVALS: dict[str, _Interval] = {
     # torch.Generator.manual_seed takes [-2**63, 2**64 - 1]; training also seeds with seed + 1.
     "seed": _Interval(-(2**63), 2**64 - 2),
 }
-_CHOICES: dict[str, tuple[str, ...]] = {"label_encoding": tuple(str(e) for e in LabelEncoding)}
+_CHOICES: dict[str, tuple[str, ...]] = {"label_encoding": tuple(str(e) for e in LabelEncoding), "noise": NOISE_SOURCES}
 _DEVICE_FORMS = "'cpu', 'cuda', 'cuda:<index>' (e.g. 'cuda:1') or 'mps', as torch.device reads them"
 
 

@@ -14,6 +14,7 @@ from monai_singanseg.losses.gradient_penalty import gradient_penalty
 from monai_singanseg.networks.discriminator import SinGANDiscriminator
 from monai_singanseg.networks.generator import SinGANGenerator
 from monai_singanseg.settings import SinGANSegSettings
+from monai_singanseg.utils.noise import GeneratorNoise, NoiseSource, draw_noise
 
 __all__ = ["ScaleResult", "ScaleTrainer", "draw_noise", "noise_amplitude", "repeated_batchnorm_statistics"]
 
@@ -54,21 +55,6 @@ def noise_amplitude(
         return torch.ones(num_models, device=real.device)
     squared_error = (coarser_reconstruction - real) ** 2
     return factor * torch.sqrt(per_model_mean(squared_error, num_models))
-
-
-def draw_noise(
-    generators: Sequence[torch.Generator], channels: int, shape: Sequence[int], single_channel: bool, device: torch.device
-) -> torch.Tensor:
-    """One noise map per model, each from its own generator, stacked model by model: ``(1, M * channels, *shape)``.
-
-    ``single_channel`` draws one channel repeated over all channels, as the reference does at the coarsest scale.
-    Noise is drawn on each generator's device and moved, so a CPU seed gives the same noise anywhere.
-    """
-    maps = []
-    for g in generators:
-        z = torch.randn(1, 1 if single_channel else channels, *shape, generator=g, device=g.device)
-        maps.append(z.expand(1, channels, *shape).to(device))
-    return torch.cat(maps, dim=1)
 
 
 @dataclass
@@ -112,7 +98,8 @@ class ScaleTrainer:
         generator: fresh or warm-started generator of this scale, on ``real``'s device.
         critic: fresh or warm-started critic of this scale.
         settings: the training settings.
-        randoms: one source of random draws per model.
+        randoms: the random draws: one torch generator per model, or a
+            :class:`~monai_singanseg.utils.noise.NoiseSource` of all models.
         sample_coarser: draws a random output of the frozen coarser scales, upsampled to this scale
             (``None`` at the coarsest scale).
         coarser_reconstruction: the coarser scales' reconstruction upsampled to this scale (``None`` at the coarsest).
@@ -133,7 +120,7 @@ class ScaleTrainer:
         generator: SinGANGenerator,
         critic: SinGANDiscriminator,
         settings: SinGANSegSettings,
-        randoms: Sequence[torch.Generator],
+        randoms: Sequence[torch.Generator] | NoiseSource,
         sample_coarser: Callable[[], torch.Tensor] | None = None,
         coarser_reconstruction: torch.Tensor | None = None,
         iterations: int | None = None,
@@ -142,20 +129,20 @@ class ScaleTrainer:
     ) -> None:
         if trained_along and reconstruct_coarser is None:
             raise ValueError("coarser generators trained along need reconstruct_coarser.")
-        self.scale, self.real, self.settings, self.randoms = scale, real, settings, list(randoms)
+        self.scale, self.real, self.settings = scale, real, settings
+        self.noise = GeneratorNoise(randoms, real.device) if isinstance(randoms, Sequence) else randoms
         self.reconstruct_coarser = reconstruct_coarser if trained_along else None
         self.iterations = settings.iterations if iterations is None else iterations
-        self.num_models = len(self.randoms)
+        self.num_models = self.noise.num_models
         self.channels = real.shape[1] // self.num_models
         self.generator, self.critic = generator.train(), critic.train()
         self.shape = tuple(real.shape[2:])
         self.sample_coarser = sample_coarser
-        betas = (settings.beta1, 0.999)
         groups = [{"params": list(generator.parameters()), "lr": settings.lr_generator}]
         groups += [{"params": list(g.parameters()), "lr": settings.lr_generator * settings.concurrent_lr_scale ** k}
                    for k, g in enumerate(trained_along, start=1)]
-        self.optimizer_g = torch.optim.Adam(groups, lr=settings.lr_generator, betas=betas)
-        self.optimizer_d = torch.optim.Adam(critic.parameters(), lr=settings.lr_critic, betas=betas)
+        self.optimizer_g = self._adam(groups)
+        self.optimizer_d = self._adam([{"params": list(critic.parameters()), "lr": settings.lr_critic}])
         milestones = [settings.lr_decay_iteration_of(self.iterations)]
         self.scheduler_g = torch.optim.lr_scheduler.MultiStepLR(self.optimizer_g, milestones, settings.lr_decay)
         self.scheduler_d = torch.optim.lr_scheduler.MultiStepLR(self.optimizer_d, milestones, settings.lr_decay)
@@ -167,8 +154,17 @@ class ScaleTrainer:
         self.reconstruction_noise = self._noise() if scale == 0 else torch.zeros_like(real)
         self.iteration = 0  # iterations done at this scale
 
+    def _adam(self, groups: list[dict]) -> torch.optim.Adam:
+        betas = (self.settings.beta1, 0.999)
+        if not self.settings.fused_adam:
+            return torch.optim.Adam(groups, betas=betas)
+        # A tensor learning rate, which the schedulers update in place, and a fused kernel keep the host out of a step.
+        for group in groups:
+            group["lr"] = torch.tensor(group["lr"], device=self.real.device)
+        return torch.optim.Adam(groups, betas=betas, fused=True)
+
     def _noise(self) -> torch.Tensor:
-        return draw_noise(self.randoms, self.channels, self.shape, self.scale == 0, self.real.device)
+        return self.noise.normal(self.channels, self.shape, single_channel=self.scale == 0)
 
     def _coarser_sample(self) -> torch.Tensor:
         return torch.zeros_like(self.real) if self.sample_coarser is None else self.sample_coarser()
@@ -197,7 +193,7 @@ class ScaleTrainer:
                 previous = self._coarser_sample()
                 fake = self.generator(self._amplitude_map * noise + previous, previous)
             penalty = gradient_penalty(
-                self.critic, self.real, fake, self.settings.gradient_penalty_weight, generator=self.randoms
+                self.critic, self.real, fake, self.settings.gradient_penalty_weight, mix=self.noise.uniform()
             )
             critic_loss = critic_wasserstein_loss(self.critic(self.real), self.critic(fake.detach())) + penalty
             self.optimizer_d.zero_grad(set_to_none=True)

@@ -14,14 +14,15 @@ from typing import Any
 import torch
 from ignite.engine import Engine, Events
 
-from monai_singanseg.engines.scale_trainer import ScaleResult, ScaleTrainer, draw_noise
+from monai_singanseg.engines.scale_trainer import ScaleResult, ScaleTrainer
+from monai_singanseg.layout import ChannelLayout
 from monai_singanseg.networks.blocks import init_singan_weights_
 from monai_singanseg.networks.discriminator import SinGANDiscriminator
 from monai_singanseg.networks.generator import SinGANGenerator
 from monai_singanseg.networks.grouping import split_state_dict, stack_state_dicts
 from monai_singanseg.networks.singanseg import SinGANSeg, run_generators
 from monai_singanseg.settings import SinGANSegSettings, available_device
-from monai_singanseg.layout import ChannelLayout
+from monai_singanseg.utils.noise import noise_source
 from monai_singanseg.utils.pyramid import compute_pyramid, features_at_scale, smallest_scale_size
 from monai_singanseg.utils.resize import resize, upsample_to_scale
 
@@ -109,6 +110,7 @@ class SinGANSegTrainer:
         self.reals = [torch.cat(scale, dim=1) for scale in zip(*per_model)]
         self.init_randoms = [torch.Generator().manual_seed(seed) for seed in seeds]
         self.randoms = [torch.Generator(self.device).manual_seed(seed + 1) for seed in seeds]
+        self.noise = noise_source(settings.noise, self.randoms, [seed + 1 for seed in seeds], self.device)
         # The frozen, finished scales, kept grouped: generators, noise amplitudes (M,) and reconstruction noise.
         self.generators: list[SinGANGenerator] = []
         self.noise_amplitudes: list[torch.Tensor] = []
@@ -159,7 +161,7 @@ class SinGANSegTrainer:
 
     def sample_coarser(self) -> torch.Tensor:
         """A random output of the finished scales (fresh noise at every one), upsampled to the current scale."""
-        noises = [draw_noise(self.randoms, self.channels, shape, k == 0, self.device)
+        noises = [self.noise.normal(self.channels, shape, single_channel=k == 0)
                   for k, shape in enumerate(self.spec.scale_shapes[: self.scale])]
         with torch.set_grad_enabled(self._coarser_graph()):
             sample = self._run_frozen(noises)
@@ -192,7 +194,7 @@ class SinGANSegTrainer:
         for coarser in along:
             coarser.requires_grad_(True)
         self.scale_trainer = ScaleTrainer(
-            scale, self.reals[scale], generator, critic, self.settings, self.randoms,
+            scale, self.reals[scale], generator, critic, self.settings, self.noise,
             sample_coarser=None if first else self.sample_coarser,
             coarser_reconstruction=coarser_reconstruction,
             iterations=self.iterations_per_scale[scale],
@@ -281,7 +283,7 @@ class SinGANSegTrainer:
             "seeds": self.seeds,
             "critic": None if previous is None else {k: v.cpu() for k, v in previous.critic.state_dict().items()},
             "init_random": [g.get_state() for g in self.init_randoms],
-            "random": [g.get_state() for g in self.randoms],
+            **self.noise.state_dict(),
             "complete": self.scale == self.spec.num_scales,
         }
 
@@ -302,8 +304,7 @@ class SinGANSegTrainer:
         # A completed checkpoint (e.g. from the fleet trainer) needs no random state or critic: nothing is left to train.
         for g, saved_state in zip(self.init_randoms, state.get("init_random", [])):
             g.set_state(saved_state)
-        for g, saved_state in zip(self.randoms, state.get("random", [])):
-            g.set_state(saved_state)
+        self.noise.load_state_dict(state)
         self.generators, self.noise_amplitudes, self.reconstruction_noise = [], [], []
         for scale in range(pyramids[0].num_trained_scales):
             grouped = self._network(SinGANGenerator, scale, self.num_models)

@@ -6,12 +6,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from monai_singanseg.utils.noise import generator_uniform
+
 __all__ = ["gradient_penalty"]
-
-
-def _mixing_weights(generators: Sequence[torch.Generator | None], device: torch.device) -> torch.Tensor:
-    draws = [torch.rand(1, generator=g, device=g.device if g is not None else None) for g in generators]
-    return torch.cat([d.to(device) for d in draws])
 
 
 def gradient_penalty(
@@ -20,6 +17,7 @@ def gradient_penalty(
     fake: torch.Tensor,
     weight: float = 0.1,
     generator: torch.Generator | Sequence[torch.Generator] | None = None,
+    mix: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``weight * mean((||grad_x D(x)||_2 - 1) ** 2)`` at ``x = a * real + (1 - a) * fake``.
 
@@ -37,13 +35,16 @@ def gradient_penalty(
         fake: the generated stack, same shape (detached or not: the penalty never reaches the generator).
         weight: the reference's ``lambda_grad``.
         generator: source of the mixing weight; a sequence gives one generator per model.
+        mix: the mixing weights ``(M,)``, drawn by the caller (e.g. from a
+            :class:`~monai_singanseg.utils.noise.NoiseSource`); ``generator`` is then not used.
 
     Returns:
         A scalar tensor.
     """
-    generators = list(generator) if isinstance(generator, Sequence) else [generator]
-    num_models = len(generators)
-    mix = _mixing_weights(generators, real.device).repeat_interleave(real.shape[1] // num_models)
+    if mix is None:
+        mix = generator_uniform(list(generator) if isinstance(generator, Sequence) else [generator], real.device)
+    num_models = mix.numel()
+    mix = mix.repeat_interleave(real.shape[1] // num_models)
     mix = mix.view(1, -1, *([1] * (real.ndim - 2)))
     interpolates = (mix * real + (1 - mix) * fake.detach()).requires_grad_(True)
     scores = critic(interpolates)
