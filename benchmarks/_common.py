@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from ignite.engine import Engine, Events
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
-__all__ = ["ScaleClock", "add_image_arguments", "command_line", "describe_machine", "load_benchmark_pair",
-           "markdown_table", "matmul_gflops", "peak_memory_mib", "reset_peak_memory", "synchronize", "warm_up"]
+from monai_singanseg.engines.trainer import SinGANSegTrainer
+from monai_singanseg.layout import ChannelLayout
+from monai_singanseg.settings import SinGANSegSettings
+
+__all__ = ["ScaleClock", "add_image_arguments", "command_line", "counted_gflop", "describe_machine",
+           "load_benchmark_pair", "markdown_table", "matmul_gflops", "our_gflop", "peak_memory_mib",
+           "reset_peak_memory", "synchronize", "warm_up"]
 
 
 def describe_machine(device: torch.device) -> str:
@@ -147,3 +157,41 @@ def matmul_gflops(device: torch.device, size: int = 4096, repeats: int = 5) -> f
         a @ b
     synchronize(device)
     return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+class _FlopCount(TorchDispatchMode):
+    """Adds up torch's own FLOP formulas (matmuls, convolutions and their gradients) for every op that runs.
+
+    ``FlopCounterMode`` would do it, but its module tracker refuses the penalty's ``autograd.grad`` (torch 2.13).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flops = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        formula = flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            self.flops += formula(*args, **(kwargs or {}), out_val=out)
+        return out
+
+
+def counted_gflop(train: Callable[[], Any]) -> float:
+    """Matmul and convolution work (forward, backward and the penalty's double backward) of ``train()``, in GFLOP."""
+    with _FlopCount() as counter:
+        train()
+    return counter.flops / 1e9
+
+
+def our_gflop(image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings) -> float:
+    """Work of one model: each scale's work per iteration (counted over 2) times that scale's iterations."""
+    layout = ChannelLayout.from_data(image, mask, settings.label_encoding)
+    trainer = SinGANSegTrainer(layout.encode(image, mask), layout, replace(settings, iterations=2, finest_iterations=0))
+    marks = [0.0]
+    with _FlopCount() as counter:
+        trainer.engine.add_event_handler(Events.EPOCH_COMPLETED, lambda _: marks.append(counter.flops / 1e9))
+        trainer.run()
+    per_iteration = [(b - a) / 2 for a, b in itertools.pairwise(marks)]
+    schedule = settings.iterations_per_scale(len(per_iteration))
+    return sum(w * n for w, n in zip(per_iteration, schedule))

@@ -3,11 +3,15 @@
 M phantom images of one size (so one pyramid shape) train together with ``train_batched`` for every M of
 ``--models-per-batch``; the first ``--baseline-models`` of them also train one by one with ``SinGANSegTrainer`` (what
 ``train_singanseg`` runs), timed per scale. Models do not interact, so one-by-one time per model is the same for any
-M; the ratio is one-by-one seconds per model over batched seconds per model (amortised).
+M; the ratio is one-by-one seconds per model over batched seconds per model (amortised). Each row also gives the
+achieved GFLOP/s (convolution and matmul work per model, counted by torch's FLOP formulas, times M over the batch's
+seconds) against the device's measured float32 matmul rate, the bound for this arithmetic.
 
 Example (see benchmarks/README.md)::
 
     python benchmarks/bench_batched.py --device cuda --iterations 50 --models-per-batch 1 8 32 64
+
+``--batched-conv loop`` (or ``gemm``) times another formulation of the batched convolutions (settings.batched_conv).
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    ScaleClock, command_line, describe_machine, markdown_table, peak_memory_mib, reset_peak_memory, synchronize,
-    warm_up,
+    ScaleClock, command_line, describe_machine, markdown_table, matmul_gflops, our_gflop, peak_memory_mib,
+    reset_peak_memory, synchronize, warm_up,
 )
 
 from monai_singanseg.cli.settings_args import add_settings_arguments, settings_from_arguments  # noqa: E402
@@ -81,6 +85,10 @@ def main() -> int:
     warm.run()
     train_batched([p[0] for p in pairs[:2]], [p[1] for p in pairs[:2]], replace(settings, iterations=1), seeds[:2])
 
+    peak = matmul_gflops(device)
+    work = our_gflop(*pairs[0], settings)  # per model: the same for every M and formulation
+    print(f"work per model {work:.1f} GFLOP; float32 matmul rate {peak:.0f} GFLOP/s")
+
     # 1. One by one, per scale.
     per_scale, shapes = [], []
     reset_peak_memory(device)
@@ -112,12 +120,13 @@ def main() -> int:
         seconds = time.perf_counter() - start
         assert len(models) == num_models and all(model.is_complete for model in models)
         per_model = seconds / num_models
+        rate = work / per_model
         rows.append([num_models, f"{seconds:.2f}", f"{per_model:.3f}", f"{3600 / per_model * k / args.full_iterations:.1f}",
-                     f"{single / per_model:.2f}x", _peak(device)])
+                     f"{single / per_model:.2f}x", f"{rate:.1f} ({rate / peak:.0%})", _peak(device)])
         del models
     print(f"\nBatched vs one by one ({single:.3f} s per model one by one at {k} iterations per scale):")
     print(markdown_table(["M", "s per batch", "s per model", f"models/h at {args.full_iterations} it", "speed-up",
-                          "peak memory"], rows))
+                          "GFLOP/s (of matmul rate)", "peak memory"], rows))
     best = min(float(row[2]) for row in rows)
     print(f"\nEstimated time per model at {args.full_iterations} iterations per scale: one by one "
           f"{single * args.full_iterations / k:.0f} s, batched (best M) {best * args.full_iterations / k:.0f} s")

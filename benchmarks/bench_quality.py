@@ -44,12 +44,11 @@ import torch
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import command_line, describe_machine, markdown_table  # noqa: E402
+from _common import command_line, counted_gflop, describe_machine, markdown_table, our_gflop  # noqa: E402
 from bench_sampling import time_transform  # noqa: E402
 from bench_single_model import (  # noqa: E402
-    _FlopCount, _reference_options, counted_gflop, import_reference, train_reference,
+    _reference_options, import_reference, train_reference,
 )
-from ignite.engine import Events  # noqa: E402
 
 from monai_singanseg.cli.settings_args import add_settings_arguments, settings_from_arguments  # noqa: E402
 from monai_singanseg.data.io import load_training_pair  # noqa: E402
@@ -150,19 +149,6 @@ def train_unit(row: str, settings: SinGANSegSettings, image: np.ndarray, mask: n
     work = model_gflop(row, settings, image, mask, reference)
     model.save(str(model_path), metadata={"image_id": model_path.stem})
     return {"seconds": seconds, "gflop": work}
-
-
-def our_gflop(image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings) -> float:
-    """Work of one model: each scale's work per iteration (counted over 2) times that scale's iterations."""
-    layout = ChannelLayout.from_data(image, mask, settings.label_encoding)
-    trainer = SinGANSegTrainer(layout.encode(image, mask), layout, replace(settings, iterations=2, finest_iterations=0))
-    marks = [0.0]
-    with _FlopCount() as counter:
-        trainer.engine.add_event_handler(Events.EPOCH_COMPLETED, lambda _: marks.append(counter.flops / 1e9))
-        trainer.run()
-    per_iteration = [(b - a) / 2 for a, b in zip(marks, marks[1:])]
-    schedule = settings.iterations_per_scale(len(per_iteration))
-    return sum(w * n for w, n in zip(per_iteration, schedule))
 
 
 # -- quality ------------------------------------------------------------------------------------------------------

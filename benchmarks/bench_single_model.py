@@ -24,20 +24,18 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import flop_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    ScaleClock, add_image_arguments, command_line, describe_machine, load_benchmark_pair, markdown_table,
-    matmul_gflops, peak_memory_mib, reset_peak_memory, synchronize, warm_up,
+    ScaleClock, add_image_arguments, command_line, counted_gflop, describe_machine, load_benchmark_pair,
+    markdown_table, matmul_gflops, peak_memory_mib, reset_peak_memory, synchronize, warm_up,
 )
 
 from monai_singanseg.cli.settings_args import add_settings_arguments, settings_from_arguments  # noqa: E402
@@ -215,31 +213,6 @@ def report(ours: dict[str, Any], ref: dict[str, Any] | None, scales: list[int], 
           f"{_format(ours['reconstruction_mse'], 5)}, reference {_format(ref and ref['reconstruction_mse'], 5)}")
     if ours["peak_mib"] is not None:
         print(f"Peak GPU memory: ours {ours['peak_mib']:.0f} MiB, reference {_format(ref and ref['peak_mib'], 0)} MiB")
-
-
-class _FlopCount(TorchDispatchMode):
-    """Adds up torch's own FLOP formulas (matmuls, convolutions and their gradients) for every op that runs.
-
-    ``FlopCounterMode`` would do it, but its module tracker refuses the penalty's ``autograd.grad`` (torch 2.13).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.flops = 0
-
-    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
-        out = func(*args, **(kwargs or {}))
-        formula = flop_registry.get(func._overloadpacket)
-        if formula is not None:
-            self.flops += formula(*args, **(kwargs or {}), out_val=out)
-        return out
-
-
-def counted_gflop(train: Callable[[], Any]) -> float:
-    """Matmul and convolution work (forward, backward and the penalty's double backward) of ``train()``, in GFLOP."""
-    with _FlopCount() as counter:
-        train()
-    return counter.flops / 1e9
 
 
 def report_work(image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings, reference: dict[str, Any] | None,

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from monai_singanseg.layout import LabelEncoding
+from monai_singanseg.networks.modelwise_conv import FORMULATIONS
 from monai_singanseg.utils.noise import NOISE_SOURCES
 from monai_singanseg.utils.pyramid import iterations_per_scale, smallest_scale_size
 
@@ -105,6 +106,10 @@ class SinGANSegSettings:
         "reconstruction per generator update and one more after a scale's last update (off: one pass per update)")
     label_encoding: str = _setting("auto", "label channels: auto, binary, onehot or spread")
     seed: int = _setting(0, "seed of every random draw (weights, noise, penalty mixing)")
+    batched_conv: str = _setting(
+        "grouped", "how models trained together compute their convolutions: grouped (one grouped convolution), loop "
+        "(one convolution per model) or gemm (unfolded patches and one batched matrix product); the same numbers up "
+        "to rounding, at different speeds (BENCHMARKS.md)")
     fused_adam: bool = _setting(
         False, "Adam as one fused kernel per update, its learning rate a tensor: no host reads in a step, so it can be "
         "captured as a CUDA graph; rounds differently from torch's default loop (off: the default loop)")
@@ -223,7 +228,8 @@ _INTERVALS: dict[str, _Interval] = {
     # torch.Generator.manual_seed takes [-2**63, 2**64 - 1]; training also seeds with seed + 1.
     "seed": _Interval(-(2**63), 2**64 - 2),
 }
-_CHOICES: dict[str, tuple[str, ...]] = {"label_encoding": tuple(str(e) for e in LabelEncoding), "noise": NOISE_SOURCES}
+_CHOICES: dict[str, tuple[str, ...]] = {"label_encoding": tuple(str(e) for e in LabelEncoding), "noise": NOISE_SOURCES,
+                                    "batched_conv": FORMULATIONS}
 _DEVICE_FORMS = "'cpu', 'cuda', 'cuda:<index>' (e.g. 'cuda:1') or 'mps', as torch.device reads them"
 
 

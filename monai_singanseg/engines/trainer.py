@@ -20,6 +20,7 @@ from monai_singanseg.networks.blocks import init_singan_weights_
 from monai_singanseg.networks.discriminator import SinGANDiscriminator
 from monai_singanseg.networks.generator import SinGANGenerator
 from monai_singanseg.networks.grouping import split_state_dict, stack_state_dicts
+from monai_singanseg.networks.modelwise_conv import set_formulation_
 from monai_singanseg.networks.singanseg import SinGANSeg, run_generators
 from monai_singanseg.settings import SinGANSegSettings, available_device
 from monai_singanseg.utils.noise import noise_source
@@ -133,7 +134,8 @@ class SinGANSegTrainer:
 
     def _network(self, cls: type, scale: int, num_models: int) -> Any:
         s = self.settings
-        return cls(self.spatial_dims, self.channels, self._features(scale), s.num_layers, s.kernel_size, num_models)
+        network = cls(self.spatial_dims, self.channels, self._features(scale), s.num_layers, s.kernel_size, num_models)
+        return set_formulation_(network, s.batched_conv)
 
     def _initialised(self, cls: type, scale: int) -> Any:
         # Each model is initialised alone from its own seed, then packed: the grouped module holds the same weights.
