@@ -4,7 +4,9 @@ For every trained pyramid (one per real image, e.g. the S1 models of ``bench_qua
 
 - mask-guided: ``--num-masks`` masks of *other* images of the data folder, resized to the model's shape, are
   requested at every injection scale; the figures are the mean Dice between requested and generated masks and the
-  image patch SWD to the training image (``bench_quality.score``, x 1e3) relative to unconditional samples';
+  image patch SWD to the training image (``bench_quality.score``, x 1e3) relative to unconditional samples', for the
+  whole image and, apart, for the background (patches wholly outside each stack's own mask) and the lesion (wholly
+  inside): a requested lesion of another size changes the whole-image patch mix without any loss of texture;
 - size control: ``--num-pairs`` pairs per model with ``share="match_real"`` against the foreground shares of all
   masks of the data folder (strategies guide and reject), pooled over models, against the real shares by the exact
   two-sample KS test (``metrics.mask_statistics.ks_exact_p_value``), with the sampling time per pair relative to
@@ -35,6 +37,7 @@ from bench_quality import load_pair, score, training_stack  # noqa: E402
 
 from monai_singanseg.data.size_control import ShareTarget, foreground_share, sample_with_share  # noqa: E402
 from monai_singanseg.metrics.mask_statistics import ks_exact_p_value  # noqa: E402
+from monai_singanseg.metrics.sliced_wasserstein import SlicedWassersteinDistance  # noqa: E402
 from monai_singanseg.networks.singanseg import SinGANSeg  # noqa: E402
 from monai_singanseg.settings import SinGANSegSettings  # noqa: E402
 
@@ -56,16 +59,31 @@ def dice(requested: torch.Tensor, generated: torch.Tensor) -> torch.Tensor:
     return torch.where(total > 0, 2 * (a & b).sum(1) / total.clamp_min(1), torch.ones(len(a)))
 
 
+def region_swd(samples: torch.Tensor, real: torch.Tensor, region: str) -> float:
+    """Image patch SWD x 1e3 of the patches wholly outside (or inside) each stack's own mask: a sample is scored
+    on its background against the real background, whatever the size of its lesion."""
+    metric = SlicedWassersteinDistance(channels=list(range(real.shape[1] - 1)), seed=0, region=region)
+    metric(y_pred=samples, y=real.expand(samples.shape[0], *real.shape[1:]))
+    return float(metric.aggregate())
+
+
+def _swd_figures(stacks: torch.Tensor, reconstruction: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
+    return {"swd": score(stacks, reconstruction, real)["swd"], "swd_background": region_swd(stacks, real, "outside"),
+            "swd_lesion": region_swd(stacks, real, "inside")}
+
+
 def guided_figures(model: SinGANSeg, real: torch.Tensor, masks: torch.Tensor, num_samples: int) -> dict[str, Any]:
-    """Dice and SWD per injection scale, and the unconditional SWD."""
+    """Dice and SWD (whole image, background, lesion) per injection scale, and the unconditional SWDs."""
     reconstruction = model.reconstruct().float()
     unconditional = model.sample(num_samples, generator=torch.Generator().manual_seed(1000)).float()
-    figures: dict[str, Any] = {"swd_unconditional": score(unconditional, reconstruction, real)["swd"], "scales": {}}
+    figures: dict[str, Any] = {f"{key}_unconditional": value
+                               for key, value in _swd_figures(unconditional, reconstruction, real).items()}
+    figures["scales"] = {}
     for scale in range(1, model.num_trained_scales):
         stacks = model.sample(1, label=masks, inject_scale=scale, generator=torch.Generator().manual_seed(2000))
         generated = model.decode(stacks)[1]
         figures["scales"][scale] = {"dice": float(dice(masks, generated).mean()),
-                                    "swd": score(stacks.float(), reconstruction, real)["swd"]}
+                                    **_swd_figures(stacks.float(), reconstruction, real)}
     return figures
 
 
@@ -133,9 +151,10 @@ def main() -> int:
         scales = sorted({s for f in per_model.values() for s in f["scales"]})
         for scale in scales:
             dices = [f["scales"][scale]["dice"] for f in per_model.values()]
-            ratios = [f["scales"][scale]["swd"] / f["swd_unconditional"] for f in per_model.values()]
+            ratios = {key: [f["scales"][scale][key] / f[f"{key}_unconditional"] for f in per_model.values()]
+                      for key in ("swd", "swd_background", "swd_lesion")}
             lines_guided.append([folder.name, str(scale), f"{np.mean(dices):.3f}", " / ".join(f"{d:.2f}" for d in dices),
-                                 f"{np.mean(ratios):.2f}", " / ".join(f"{r:.2f}" for r in ratios)])
+                                 *(f"{np.mean(r):.2f} ({' / '.join(f'{x:.2f}' for x in r)})" for r in ratios.values())])
         base = np.mean(seconds["unconditional"])
         for key in pooled:
             shares = torch.tensor(pooled[key])
@@ -148,8 +167,8 @@ def main() -> int:
                                f"{np.mean(seconds[key]) / base:.2f}x"])
     text = (f"{header}\n\nMask-guided sampling, {args.num_masks} requested masks of other images per model "
             f"(mean over models; per model):\n\n"
-            + markdown_table(["models", "inject scale", "Dice", "Dice per model", "SWD / unconditional",
-                              "per model"], lines_guided)
+            + markdown_table(["models", "inject scale", "Dice", "Dice per model", "SWD / unconditional (per model)",
+                              "background SWD / unconditional", "lesion SWD / unconditional"], lines_guided)
             + f"\n\nSize control with match_real (shares of all {len(all_masks)} masks), {args.num_pairs} pairs per "
               f"model, budget {args.budget}, pooled over models:\n\n"
             + markdown_table(["models", "sampling", "mean share", "real mean share", "KS p", "KS 5 %", "accepted",

@@ -167,3 +167,71 @@ def test_patch_descriptors_are_neighbourhoods_of_the_image() -> None:
     patch = descriptors[0, 0].reshape(2, 3, 3)
     row, column = divmod(int(patch[0, 1, 1]), 9)
     assert torch.equal(patch, level[0, :, row - 1 : row + 2, column - 1 : column + 2])
+
+
+def _lesion_stacks(lesion_fill, background_fill, seed):
+    # RGB + mask stacks (mask channel in {-1, 1}): a square lesion in a background, each of its own texture.
+    g = torch.Generator().manual_seed(seed)
+    stacks = torch.zeros(6, 4, 64, 64)
+    stacks[:, :3] = background_fill(g, (6, 3, 64, 64))
+    stacks[:, 3] = -1
+    stacks[:, 3, 16:48, 16:48] = 1
+    stacks[:, :3, 16:48, 16:48] = lesion_fill(g, (6, 3, 32, 32))
+    return stacks
+
+
+def _stripes(g, shape):
+    # Vertical stripes of period 6 at a random phase per image, lightly noisy.
+    phase = torch.rand(shape[0], 1, 1, 1, generator=g) * 6
+    columns = torch.arange(shape[-1]).view(1, 1, 1, -1)
+    return torch.sin((columns + phase) * 2 * torch.pi / 6).expand(shape) + 0.05 * torch.randn(shape, generator=g)
+
+
+def _speckle(g, shape):
+    return torch.rand(shape, generator=g) * 2 - 1
+
+
+def test_region_swd_scores_a_lesion_and_its_background_apart():
+    real = _lesion_stacks(_speckle, _stripes, 0)
+    like_real = _lesion_stacks(_speckle, _stripes, 1)
+    noisy_background = _lesion_stacks(_speckle, _speckle, 2)  # the same lesion, a background of noise
+    blank_lesion = _lesion_stacks(lambda g, shape: torch.zeros(shape), _stripes, 3)  # the same background, blank lesion
+
+    def swd(region, synthetic):
+        metric = SlicedWassersteinDistance(channels=[0, 1, 2], patches_per_image=64, num_levels=2, region=region)
+        metric(y_pred=synthetic, y=real)
+        return float(metric.aggregate())
+
+    for region in ("outside", "inside"):
+        assert swd(region, real) == 0.0
+    # Each figure rejects bad data in its own region and is not moved by the other region.
+    assert swd("outside", noisy_background) > 3 * swd("outside", like_real)
+    assert swd("outside", blank_lesion) < 1.5 * swd("outside", like_real)
+    assert swd("inside", blank_lesion) > 3 * swd("inside", like_real)
+    assert swd("inside", noisy_background) < 1.5 * swd("inside", like_real)
+
+
+def test_region_swd_leaves_out_images_without_the_region_and_refuses_bad_input():
+    real = _lesion_stacks(_speckle, _stripes, 0)
+    empty = real.clone()
+    empty[:, 3] = -1  # no lesion anywhere
+    metric = SlicedWassersteinDistance(channels=[0, 1, 2], patches_per_image=8, num_levels=2, region="inside")
+    metric(y_pred=empty, y=real)
+    assert torch.isnan(metric.aggregate(per_level=True)).all() and torch.isnan(metric.aggregate())
+    metric = SlicedWassersteinDistance(channels=[0, 1, 2], patches_per_image=8, num_levels=2, region="inside")
+    metric(y_pred=torch.cat([empty[:3], real[:3]]), y=real)
+    assert float(metric.aggregate()) == pytest.approx(float(_inside_swd(real[:3], real)), rel=0.5)
+    nan = real.clone()
+    nan[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        SlicedWassersteinDistance(region="outside")(y_pred=nan, y=real)
+    with pytest.raises(ValueError, match="region must be"):
+        SlicedWassersteinDistance(region="lesion")
+    with pytest.raises(ValueError, match="region_channel 7"):
+        SlicedWassersteinDistance(region="inside", region_channel=7)(y_pred=real, y=real)
+
+
+def _inside_swd(synthetic, real):
+    metric = SlicedWassersteinDistance(channels=[0, 1, 2], patches_per_image=8, num_levels=2, region="inside")
+    metric(y_pred=synthetic, y=real)
+    return metric.aggregate()

@@ -143,8 +143,27 @@ def laplacian_pyramid(images: torch.Tensor, num_levels: int) -> list[torch.Tenso
     return pyramid
 
 
+def _region_centres(region: torch.Tensor, patch_size: int, count: int, generator: torch.Generator
+                    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``count`` centres, drawn with replacement, of patches that lie wholly inside ``region`` ``(H, W)``."""
+    half = patch_size // 2
+    outside = (~region.bool()).float()[None, None]
+    # A centre is valid when no pixel of its patch is outside the region (and the patch is inside the image).
+    touches = F.max_pool2d(outside, patch_size, stride=1)[0, 0] > 0  # (H - 2 half, W - 2 half)
+    valid = (~touches).flatten().float().cpu()
+    if valid.sum() == 0:
+        return None
+    picks = torch.multinomial(valid, count, replacement=True, generator=generator).to(region.device)
+    width = region.shape[-1] - 2 * half
+    return picks // width + half, picks % width + half
+
+
 def sample_patch_descriptors(
-    level: torch.Tensor, patch_size: int, patches_per_image: int, generator: torch.Generator
+    level: torch.Tensor,
+    patch_size: int,
+    patches_per_image: int,
+    generator: torch.Generator,
+    region: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Random ``patch_size`` x ``patch_size`` neighbourhoods of each image, flattened to descriptors.
 
@@ -155,6 +174,9 @@ def sample_patch_descriptors(
         patch_size: odd side of the square neighbourhood (7 in Karras et al.).
         patches_per_image: neighbourhoods drawn from each image (128 in Karras et al.).
         generator: source of the patch centres.
+        region: ``(B, H, W)`` boolean masks: draw only patches that lie wholly inside each image's region (e.g.
+            the background outside a lesion, so that its texture is scored apart from the lesion's). An image
+            with no such patch gives NaN descriptors, which :class:`SlicedWassersteinDistance` leaves out.
 
     Returns:
         ``(B, patches_per_image, C * patch_size**2)`` descriptors.
@@ -175,9 +197,18 @@ def sample_patch_descriptors(
     half = patch_size // 2
     offsets = torch.arange(-half, half + 1, device=level.device)
     descriptors = []
-    for image in level:
-        centre_rows = torch.randint(half, height - half, (patches_per_image,), generator=generator).to(level.device)
-        centre_cols = torch.randint(half, width - half, (patches_per_image,), generator=generator).to(level.device)
+    if region is not None and tuple(region.shape) != (batch, height, width):
+        raise ValueError(f"region must be (B, H, W) = {(batch, height, width)}, got {tuple(region.shape)}.")
+    for index, image in enumerate(level):
+        if region is None:
+            centre_rows = torch.randint(half, height - half, (patches_per_image,), generator=generator).to(level.device)
+            centre_cols = torch.randint(half, width - half, (patches_per_image,), generator=generator).to(level.device)
+        else:
+            centres = _region_centres(region[index], patch_size, patches_per_image, generator)
+            if centres is None:
+                descriptors.append(level.new_full((patches_per_image, channels * patch_size**2), float("nan")))
+                continue
+            centre_rows, centre_cols = centres
         rows = (centre_rows[:, None] + offsets[None, :])[:, :, None]
         cols = (centre_cols[:, None] + offsets[None, :])[:, None, :]
         patches = image[:, rows, cols]  # (C, patches, patch_size, patch_size)

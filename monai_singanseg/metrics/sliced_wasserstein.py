@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from monai.utils import StrEnum
 
 from monai_singanseg.metrics.laplacian import default_num_levels, laplacian_pyramid, sample_patch_descriptors
@@ -149,6 +150,13 @@ def sliced_wasserstein_per_query(
     return torch.cat(distances)
 
 
+def _drawn(descriptors: torch.Tensor, by_region: bool) -> torch.Tensor:
+    """``(B, P, D)`` descriptors as ``(n, D)`` rows; by region, without the NaN rows of images with no patch there
+    (their inputs were checked finite, so NaN means only that)."""
+    rows = descriptors.reshape(-1, descriptors.shape[-1])
+    return rows[~torch.isnan(rows).any(1)] if by_region else rows
+
+
 class SlicedWassersteinDistance(PairedSetMetric):
     """Sliced Wasserstein distance (SWD) between the patch statistics of a real and a synthetic image set.
 
@@ -170,6 +178,13 @@ class SlicedWassersteinDistance(PairedSetMetric):
         directions_per_repeat: projection directions per batch.
         normalisation: a :class:`DescriptorNormalisation`.
         seed: seed of the patch positions and directions.
+        region: ``"inside"`` or ``"outside"`` scores only patches that lie wholly inside, or wholly outside, each
+            image's region (``region_channel > 0``, e.g. the lesion mask), so that a lesion and its surroundings
+            are scored apart: a sample whose lesion differs in size from the real one is not charged for it in
+            the background's figure. ``None`` (default): patches anywhere. Images without such a patch (an empty
+            mask, for ``"inside"``) contribute none; a level where one set has none is NaN, and the mean is taken
+            over the other levels.
+        region_channel: the channel holding the region, counted in the images as given (before ``channels``).
 
     Example::
 
@@ -190,7 +205,11 @@ class SlicedWassersteinDistance(PairedSetMetric):
         directions_per_repeat: int = 128,
         normalisation: DescriptorNormalisation | str = DescriptorNormalisation.PER_SET,
         seed: int = 0,
+        region: str | None = None,
+        region_channel: int = -1,
     ) -> None:
+        if region not in (None, "inside", "outside"):
+            raise ValueError(f"region must be None, 'inside' or 'outside', got {region!r}.")
         if patch_size < 1 or patch_size % 2 == 0:
             raise ValueError(f"patch_size must be a positive odd integer, got {patch_size}.")
         if patches_per_image < 1 or num_repeats < 1 or directions_per_repeat < 1:
@@ -203,6 +222,7 @@ class SlicedWassersteinDistance(PairedSetMetric):
         self.directions_per_repeat = directions_per_repeat
         self.normalisation = DescriptorNormalisation(normalisation)
         self.seed = seed
+        self.region, self.region_channel = region, int(region_channel)
         super().__init__()
 
     def reset(self) -> None:
@@ -220,27 +240,46 @@ class SlicedWassersteinDistance(PairedSetMetric):
             raise ValueError(f"channels {self.channels} do not exist in {name} with {images.shape[1]} channels.")
         return images[:, self.channels].float()
 
-    def _describe(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def _regions(self, images: torch.Tensor, name: str) -> torch.Tensor | None:
+        """``(B, H, W)`` where patches may be drawn, or ``None`` for anywhere."""
+        if self.region is None:
+            return None
+        if not torch.isfinite(images).all():
+            raise ValueError(f"{name} holds NaN or Inf values: a region's patches cannot be scored.")
+        if images.ndim != 4 or not -images.shape[1] <= self.region_channel < images.shape[1]:
+            raise ValueError(f"region_channel {self.region_channel} does not exist in {name} of shape "
+                             f"{tuple(images.shape)}.")
+        inside = images[:, self.region_channel] > 0
+        return inside if self.region == "inside" else ~inside
+
+    def _describe(self, images: torch.Tensor, generator: torch.Generator, regions: torch.Tensor | None) -> torch.Tensor:
         """``(B, num_levels, patches_per_image, D)`` descriptors of one batch."""
         num_levels = self.num_levels or default_num_levels(*images.shape[-2:])
         pyramid = laplacian_pyramid(images, num_levels)
+        # A coarser level's region: the pixels that are mostly region at that resolution.
+        level_regions = [None if regions is None else
+                         F.interpolate(regions[:, None].float(), size=level.shape[-2:], mode="area")[:, 0] > 0.5
+                         for level in pyramid]
         per_image = []
         for index in range(images.shape[0]):
             # Image by image, level by level, so the draws do not depend on how the set was batched.
             descriptors = [
-                sample_patch_descriptors(level[index : index + 1], self.patch_size, self.patches_per_image, generator)
-                for level in pyramid
+                sample_patch_descriptors(level[index : index + 1], self.patch_size, self.patches_per_image, generator,
+                                         None if region is None else region[index : index + 1])
+                for level, region in zip(pyramid, level_regions)
             ]
             per_image.append(torch.cat(descriptors))
         return torch.stack(per_image)
 
     def _compute_pair(self, synthetic: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        synthetic_regions, real_regions = self._regions(synthetic, "y_pred"), self._regions(real, "y")
         synthetic, real = self._select(synthetic, "y_pred"), self._select(real, "y")
         if synthetic.shape[1:] != real.shape[1:]:
             raise ValueError(
                 f"y_pred {tuple(synthetic.shape[1:])} and y {tuple(real.shape[1:])} must share channels and size."
             )
-        return self._describe(synthetic, self._synthetic_generator), self._describe(real, self._real_generator)
+        return (self._describe(synthetic, self._synthetic_generator, synthetic_regions),
+                self._describe(real, self._real_generator, real_regions))
 
     def aggregate(self, per_level: bool = False) -> torch.Tensor:
         """SWD x 1e3 between everything accumulated so far.
@@ -258,14 +297,16 @@ class SlicedWassersteinDistance(PairedSetMetric):
         generator = torch.Generator().manual_seed(self.seed)
         distances = []
         for level in range(real.shape[1]):
-            real_level, synthetic_level = normalise_descriptors(
-                real[:, level].reshape(-1, real.shape[-1]),
-                synthetic[:, level].reshape(-1, synthetic.shape[-1]),
-                self.normalisation,
-            )
+            real_level, synthetic_level = (_drawn(x[:, level], self.region is not None) for x in (real, synthetic))
+            if len(real_level) == 0 or len(synthetic_level) == 0:  # no patch of the region at this level
+                distances.append(torch.tensor(float("nan")))
+                continue
+            real_level, synthetic_level = normalise_descriptors(real_level, synthetic_level, self.normalisation)
             swd = sliced_wasserstein(
                 real_level, synthetic_level, self.num_repeats, self.directions_per_repeat, generator
             )
             distances.append(swd * 1e3)  # the reference reports SWD x 10^3
         per_level_distances = torch.stack(distances)
-        return per_level_distances if per_level else per_level_distances.mean()
+        if per_level:
+            return per_level_distances
+        return per_level_distances.nanmean() if self.region is not None else per_level_distances.mean()
