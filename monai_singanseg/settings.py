@@ -33,8 +33,9 @@ class Recipe(StrEnum):
     the reference's patch SWD, with as varied samples, valid masks and no more memorisation, and a reconstruction
     error 1.3x the faithful recipe's; without the concurrent training the same tenth of the work gave 1.19x SWD.
     It also caps the convolution width at 48 (the reference doubles it every 4 scales, to 128 at a 250 px image's
-    ninth scale): at 128 px the capped pyramids' mean patch SWD over two seeds came within 1.03x of the uncapped
-    ones', with their diversity, reconstruction and masks, at 1.5x less work; a 250 px pyramid costs 2.9x less.
+    ninth scale): at 128 px the capped pyramids' mean patch SWD (two seeds on each of two images) came within 1.01x
+    of the uncapped ones' (1.03x and 0.99x per image), with their diversity, reconstruction and masks, at 1.5x less
+    work; a 250 px pyramid costs 2.9x less.
     """
 
     FAITHFUL = "faithful"
@@ -49,8 +50,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     Recipe.FAST: {"critic_steps": 1},
     # Of the candidates at about 10x less work than the reference, this kept the most quality (BENCHMARKS.md):
     # concurrent training bought back most of what fewer iterations lost; half-width stages, more critic steps with
-    # fewer iterations, or a higher learning rate did worse. Width 48 instead of 64-128 at the fine scales cost 3 % in
-    # mean SWD at 128 px; 32 cost 7 % and the reconstruction.
+    # fewer iterations, or a higher learning rate did worse. Width 48 instead of 64-128 at the fine scales cost 1 % in
+    # mean SWD at 128 px (3 % and -1 % on two images); 32 cost 7 % on the first and the reconstruction.
     Recipe.DRAFT: {"critic_steps": 1, "iterations": 1000, "finest_iterations": 250, "concurrent_scales": 3,
                    "max_features": 48},
 }
