@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from monai_singanseg.layout import LabelEncoding
-from monai_singanseg.networks.modelwise_conv import FORMULATIONS
-from monai_singanseg.utils.noise import NOISE_SOURCES
+from monai_singanseg.networks.modelwise_conv import ConvFormulation
+from monai_singanseg.utils.noise import NoiseKind
 from monai_singanseg.utils.pyramid import iterations_per_scale, smallest_scale_size
 
 __all__ = ["RECIPES", "Recipe", "SinGANSegSettings", "available_device", "setting_flag", "validate_settings"]
@@ -229,8 +229,10 @@ _INTERVALS: dict[str, _Interval] = {
     # torch.Generator.manual_seed takes [-2**63, 2**64 - 1]; training also seeds with seed + 1.
     "seed": _Interval(-(2**63), 2**64 - 2),
 }
-_CHOICES: dict[str, tuple[str, ...]] = {"label_encoding": tuple(str(e) for e in LabelEncoding), "noise": NOISE_SOURCES,
-                                    "batched_conv": FORMULATIONS}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    name: tuple(str(e) for e in choices)
+    for name, choices in (("label_encoding", LabelEncoding), ("noise", NoiseKind), ("batched_conv", ConvFormulation))
+}
 _DEVICE_FORMS = "'cpu', 'cuda', 'cuda:<index>' (e.g. 'cuda:1') or 'mps', as torch.device reads them"
 
 

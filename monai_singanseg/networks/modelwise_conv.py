@@ -14,19 +14,33 @@ and the state dict are the same in every formulation, so a module can change for
 from __future__ import annotations
 
 import math
+from enum import StrEnum
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FORMULATIONS", "ModelwiseConv2d", "ModelwiseConv3d", "modelwise_conv", "set_formulation_"]
+__all__ = ["ConvFormulation", "ModelwiseConv2d", "ModelwiseConv3d", "modelwise_conv", "set_formulation_"]
 
-FORMULATIONS = ("grouped", "loop", "gemm")
+
+class ConvFormulation(StrEnum):
+    """The kernels a grouped convolution of many models can be computed by (see the module)."""
+
+    GROUPED = "grouped"
+    LOOP = "loop"
+    GEMM = "gemm"
+
+
+_FORMULATIONS = tuple(str(f) for f in ConvFormulation)
 _CONV = {2: F.conv2d, 3: F.conv3d}
 
 
 def modelwise_conv(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, models: int, formulation: str = "grouped"
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    models: int,
+    formulation: ConvFormulation | str = ConvFormulation.GROUPED,
 ) -> torch.Tensor:
     """An unpadded, stride-1 convolution of ``models`` groups, ``(N, M * C, *S)`` to ``(N, M * O, *S')``.
 
@@ -35,7 +49,7 @@ def modelwise_conv(
         weight: ``(M * O, C, *kernel)``, as a grouped convolution holds it.
         bias: ``(M * O,)`` or ``None``.
         models: the number of groups ``M``.
-        formulation: one of :data:`FORMULATIONS`.
+        formulation: a :class:`ConvFormulation`.
     """
     spatial_dims = x.ndim - 2
     if formulation == "grouped" or models == 1:
@@ -44,7 +58,7 @@ def modelwise_conv(
         biases = [None] * models if bias is None else bias.chunk(models)
         return torch.cat([_CONV[spatial_dims](xm, wm, bm) for xm, wm, bm in zip(x.chunk(models, 1), weight.chunk(models), biases)], 1)
     if formulation != "gemm":
-        raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}.")
+        raise ValueError(f"formulation must be one of {_FORMULATIONS}, got {formulation!r}.")
     n, channels, kernel = x.shape[0], x.shape[1] // models, weight.shape[2:]
     out_channels = weight.shape[0] // models
     patches = x.view(n, models, channels, *x.shape[2:])
@@ -82,7 +96,7 @@ class ModelwiseConv3d(_Modelwise, nn.Conv3d):
 _MODELWISE = {nn.Conv2d: ModelwiseConv2d, nn.Conv3d: ModelwiseConv3d}
 
 
-def set_formulation_(module: nn.Module, formulation: str) -> nn.Module:
+def set_formulation_(module: nn.Module, formulation: ConvFormulation | str) -> nn.Module:
     """Make every grouped convolution in ``module`` compute with ``formulation``; weights and state dict unchanged.
 
     The convolutions change class in place (``nn.Conv2d`` to :class:`ModelwiseConv2d`), so parameters, optimiser
@@ -91,8 +105,8 @@ def set_formulation_(module: nn.Module, formulation: str) -> nn.Module:
     Raises:
         ValueError: an unknown formulation, or a grouped convolution that is not unpadded, stride-1 and undilated.
     """
-    if formulation not in FORMULATIONS:
-        raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}.")
+    if formulation not in _FORMULATIONS:
+        raise ValueError(f"formulation must be one of {_FORMULATIONS}, got {formulation!r}.")
     for conv in module.modules():
         kind = next((k for k in _MODELWISE if type(conv) in (k, _MODELWISE[k])), None)
         if kind is None or conv.groups == 1:
@@ -101,5 +115,5 @@ def set_formulation_(module: nn.Module, formulation: str) -> nn.Module:
             raise ValueError(f"{type(conv).__name__} with padding {conv.padding}, stride {conv.stride} and dilation "
                              f"{conv.dilation}: modelwise formulations need unpadded, stride-1, undilated convolutions.")
         conv.__class__ = _MODELWISE[kind]
-        conv.formulation = formulation
+        conv.formulation = str(ConvFormulation(formulation))
     return module

@@ -14,15 +14,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any, Protocol
 
 import torch
 
 from monai_singanseg.utils.philox import philox_normal, philox_uniform, split_key
 
-__all__ = ["NOISE_SOURCES", "CounterNoise", "GeneratorNoise", "NoiseSource", "draw_noise", "generator_uniform", "noise_source"]
+__all__ = ["CounterNoise", "GeneratorNoise", "NoiseKind", "NoiseSource", "draw_noise", "generator_uniform",
+           "noise_source"]
 
-NOISE_SOURCES = ("generator", "counter")
+
+class NoiseKind(StrEnum):
+    """Where training noise comes from (``settings.noise``)."""
+
+    GENERATOR = "generator"
+    COUNTER = "counter"
 
 
 class NoiseSource(Protocol):
@@ -130,8 +137,8 @@ class CounterNoise:
 
 def noise_source(kind: str, generators: Sequence[torch.Generator], seeds: Sequence[int], device: torch.device) -> NoiseSource:
     """The training noise of ``settings.noise``: ``"generator"`` draws from ``generators``, ``"counter"`` from ``seeds``."""
-    if kind == "generator":
+    if kind == NoiseKind.GENERATOR:
         return GeneratorNoise(generators, device)
-    if kind == "counter":
+    if kind == NoiseKind.COUNTER:
         return CounterNoise(seeds, device)
-    raise ValueError(f"noise must be one of {NOISE_SOURCES}, got {kind!r}.")
+    raise ValueError(f"noise must be one of {[str(k) for k in NoiseKind]}, got {kind!r}.")
