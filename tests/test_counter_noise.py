@@ -153,3 +153,13 @@ def test_counter_noise_training_resumes_bit_exactly(tiny_settings, tmp_path):
     for a, b in zip(whole.generators, resumed.generators):
         for name, tensor in a.state_dict().items():
             torch.testing.assert_close(tensor, b.state_dict()[name], rtol=0, atol=0, msg=name)
+
+
+def test_an_unknown_noise_source_is_refused_by_name():
+    from monai_singanseg.settings import SinGANSegSettings
+    from monai_singanseg.utils.noise import noise_source
+
+    with pytest.raises(ValueError, match="noise must be one of generator, counter"):
+        SinGANSegSettings(noise="philox")
+    with pytest.raises(ValueError, match="noise must be one of"):
+        noise_source("philox", [], [], torch.device("cpu"))

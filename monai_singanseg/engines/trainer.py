@@ -110,8 +110,10 @@ class SinGANSegTrainer:
                      for s, spec in zip(stacks, specs)]
         self.reals = [torch.cat(scale, dim=1) for scale in zip(*per_model)]
         self.init_randoms = [torch.Generator().manual_seed(seed) for seed in seeds]
-        self.randoms = [torch.Generator(self.device).manual_seed(seed + 1) for seed in seeds]
-        self.noise = noise_source(settings.noise, self.randoms, [seed + 1 for seed in seeds], self.device)
+        # Training draws use seed + 1, so they never repeat the initialisation's stream.
+        training_seeds = [seed + 1 for seed in seeds]
+        self.randoms = [torch.Generator(self.device).manual_seed(seed) for seed in training_seeds]
+        self.noise = noise_source(settings.noise, self.randoms, training_seeds, self.device)
         # The frozen, finished scales, kept grouped: generators, noise amplitudes (M,) and reconstruction noise.
         self.generators: list[SinGANGenerator] = []
         self.noise_amplitudes: list[torch.Tensor] = []
