@@ -7,7 +7,8 @@ For every trained pyramid (one per real image, e.g. the S1 models of ``bench_qua
   image patch SWD to the training image (``bench_quality.score``, x 1e3) relative to unconditional samples', for the
   whole image and, apart, for the background (patches wholly outside each stack's own mask) and the lesion (wholly
   inside; and the background away from the training image's lesion too): a requested lesion of another size
-  changes the whole-image patch mix without any loss of texture;
+  changes the whole-image patch mix without any loss of texture. The training stack itself injected at the same
+  scale ("self-injection") measures what the injection path loses when nothing is asked to change;
 - size control: ``--num-pairs`` pairs per model with ``share="match_real"`` against the foreground shares of all
   masks of the data folder (strategies guide and reject), pooled over models, against the real shares by the exact
   two-sample KS test (``metrics.mask_statistics.ks_exact_p_value``), with the sampling time per pair relative to
@@ -87,8 +88,12 @@ def guided_figures(model: SinGANSeg, real: torch.Tensor, masks: torch.Tensor, nu
     for scale in range(1, model.num_trained_scales):
         stacks = model.sample(1, label=masks, inject_scale=scale, generator=torch.Generator().manual_seed(2000))
         generated = model.decode(stacks)[1]
+        # The training stack itself injected at the same scale: what the injection path loses with nothing to change.
+        own = model.sample(num_samples, inject=real, inject_scale=scale, generator=torch.Generator().manual_seed(3000))
         figures["scales"][scale] = {"dice": float(dice(masks, generated).mean()),
-                                    **_swd_figures(stacks.float(), reconstruction, real)}
+                                    **_swd_figures(stacks.float(), reconstruction, real),
+                                    **{f"{key}_self": value
+                                       for key, value in _swd_figures(own.float(), reconstruction, real).items()}}
     return figures
 
 
@@ -158,6 +163,9 @@ def main() -> int:
             dices = [f["scales"][scale]["dice"] for f in per_model.values()]
             ratios = {key: [f["scales"][scale][key] / f[f"{key}_unconditional"] for f in per_model.values()]
                       for key in ("swd", "swd_background", "swd_background_away", "swd_lesion")}
+            ratios["swd_self"] = [f["scales"][scale]["swd_self"] / f["swd_unconditional"] for f in per_model.values()]
+            ratios["swd_to_self"] = [f["scales"][scale]["swd"] / f["scales"][scale]["swd_self"]
+                                     for f in per_model.values()]
             lines_guided.append([folder.name, str(scale), f"{np.mean(dices):.3f}", " / ".join(f"{d:.2f}" for d in dices),
                                  *(f"{np.mean(r):.2f} ({' / '.join(f'{x:.2f}' for x in r)})" for r in ratios.values())])
         base = np.mean(seconds["unconditional"])
@@ -174,7 +182,8 @@ def main() -> int:
             f"(mean over models; per model):\n\n"
             + markdown_table(["models", "inject scale", "Dice", "Dice per model", "SWD / unconditional (per model)",
                               "background SWD / unconditional", "background away from the training lesion",
-                              "lesion SWD / unconditional"], lines_guided)
+                              "lesion SWD / unconditional", "self-injection SWD / unconditional",
+                              "SWD / self-injection"], lines_guided)
             + f"\n\nSize control with match_real (shares of all {len(all_masks)} masks), {args.num_pairs} pairs per "
               f"model, budget {args.budget}, pooled over models:\n\n"
             + markdown_table(["models", "sampling", "mean share", "real mean share", "KS p", "KS 5 %", "accepted",
