@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import os
 import platform
 import shlex
@@ -184,14 +185,28 @@ def counted_gflop(train: Callable[[], Any]) -> float:
     return counter.flops / 1e9
 
 
-def our_gflop(image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings) -> float:
-    """Work of one model: each scale's work per iteration (counted over 2) times that scale's iterations."""
+def _gflop_per_scale(image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings, iterations: int) -> list[float]:
+    """Work of each scale of a training with ``iterations`` at every scale."""
     layout = ChannelLayout.from_data(image, mask, settings.label_encoding)
-    trainer = SinGANSegTrainer(layout.encode(image, mask), layout, replace(settings, iterations=2, finest_iterations=0))
+    counted = replace(settings, iterations=iterations, finest_iterations=0)
+    trainer = SinGANSegTrainer(layout.encode(image, mask), layout, counted)
     marks = [0.0]
     with _FlopCount() as counter:
         trainer.engine.add_event_handler(Events.EPOCH_COMPLETED, lambda _: marks.append(counter.flops / 1e9))
         trainer.run()
-    per_iteration = [(b - a) / 2 for a, b in itertools.pairwise(marks)]
+    return [b - a for a, b in itertools.pairwise(marks)]
+
+
+def our_gflop(image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings) -> float:
+    """Work of one model: each scale's once-per-scale work plus its work per iteration times its iterations.
+
+    Two short trainings, of one period and of two, tell the two apart. A period is 2 iterations, or one whole cycle
+    of a lazy gradient penalty when that is longer.
+    """
+    period = max(2, math.lcm(settings.gradient_penalty_interval, settings.critic_steps) // settings.critic_steps)
+    once = _gflop_per_scale(image, mask, settings, period)
+    twice = _gflop_per_scale(image, mask, settings, 2 * period)
+    per_iteration = [(b - a) / period for a, b in zip(once, twice)]
+    per_scale = [a - w * period for a, w in zip(once, per_iteration)]
     schedule = settings.iterations_per_scale(len(per_iteration))
-    return sum(w * n for w, n in zip(per_iteration, schedule))
+    return sum(c + w * n for c, w, n in zip(per_scale, per_iteration, schedule))

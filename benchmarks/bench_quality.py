@@ -126,10 +126,16 @@ def train_ours(image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings)
 
 
 def model_gflop(row: str, settings: SinGANSegSettings, image: np.ndarray, mask: np.ndarray, reference: Any) -> float:
-    """Work of one model of ``row``, counted over 2 iterations per scale and scaled to the row's iterations."""
+    """Work of one model of ``row``: its once-per-model work plus its work per iteration times its iterations."""
     if row == "reference":
-        work = counted_gflop(lambda: train_reference(reference, image, mask, replace(settings, iterations=2), None))
-        return work / 2 * settings.iterations
+        # Trainings of 2 and 4 iterations at every scale tell the two apart (the reference has one count for all).
+        def work(iterations: int) -> float:
+            short = replace(settings, iterations=iterations)
+            return counted_gflop(lambda: train_reference(reference, image, mask, short, None))
+
+        two, four = work(2), work(4)
+        per_iteration = (four - two) / 2
+        return two - 2 * per_iteration + per_iteration * settings.iterations
     return our_gflop(image, mask, settings)
 
 

@@ -99,6 +99,9 @@ class SinGANSegSettings:
     concurrent_lr_scale: float = _setting(
         0.1, "learning-rate factor per scale below the newest, with concurrent_scales > 1 (ConSinGAN's 0.1)")
     gradient_penalty_weight: float = _setting(0.1, "WGAN-GP weight (the reference's lambda_grad)")
+    gradient_penalty_interval: int = _setting(
+        1, "critic updates per gradient penalty, taken with interval x the weight (StyleGAN2's lazy "
+        "regularisation, Karras et al., CVPR 2020); 1: at every update, as the reference")
     reconstruction_weight: float = _setting(10.0, "weight of the reconstruction MSE (the reference's alpha)")
     noise_amplitude_factor: float = _setting(0.1, "noise amplitude = factor x RMSE of the coarser reconstruction")
     warm_start: bool = _setting(True, "start each scale from the previous scale's weights when widths match")
@@ -224,6 +227,7 @@ _INTERVALS: dict[str, _Interval] = {
     "concurrent_scales": _AT_LEAST_ONE,
     "concurrent_lr_scale": _POSITIVE,
     "gradient_penalty_weight": _NON_NEGATIVE,
+    "gradient_penalty_interval": _AT_LEAST_ONE,
     "reconstruction_weight": _NON_NEGATIVE,
     "noise_amplitude_factor": _NON_NEGATIVE,
     # torch.Generator.manual_seed takes [-2**63, 2**64 - 1]; training also seeds with seed + 1.
