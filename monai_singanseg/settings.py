@@ -29,7 +29,7 @@ class Recipe(StrEnum):
     reconstruction error, mask validity and memorisation, and were slightly more varied.
     ``draft`` trains fewer iterations (1000 at the coarsest scale, falling geometrically to 250 at the finest) and
     trains the two finished scales below each new one along with it, at a tenth and a hundredth of the learning rate
-    (ConSinGAN's concurrent training): 11.6x less work than the reference at 64 px. Its samples came within 1.06x of
+    (ConSinGAN's concurrent training): 11.9x less work than the reference at 64 px. Its samples came within 1.06x of
     the reference's patch SWD, with as varied samples, valid masks and no more memorisation, and a reconstruction
     error 1.3x the faithful recipe's; without the concurrent training the same tenth of the work gave 1.19x SWD.
     It also caps the convolution width at 48 (the reference doubles it every 4 scales, to 128 at a 250 px image's
