@@ -197,16 +197,20 @@ def _gflop_per_scale(image: np.ndarray, mask: np.ndarray, settings: SinGANSegSet
     return [b - a for a, b in itertools.pairwise(marks)]
 
 
-def our_gflop(image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings) -> float:
-    """Work of one model: each scale's once-per-scale work plus its work per iteration times its iterations.
+def extrapolate_work(short: float, long: float, short_iterations: int, long_iterations: int, iterations: int) -> float:
+    """Work of a training of ``iterations`` from two shorter ones: their difference is the work per iteration, the
+    rest is work done once (set-up, the coarser scales' reconstruction, a final BatchNorm pass)."""
+    per_iteration = (long - short) / (long_iterations - short_iterations)
+    return short + per_iteration * (iterations - short_iterations)
 
-    Two short trainings, of one period and of two, tell the two apart. A period is 2 iterations, or one whole cycle
-    of a lazy gradient penalty when that is longer.
+
+def our_gflop(image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings) -> float:
+    """Work of one model, each scale extrapolated from two short trainings, of one period and of two.
+
+    A period is 2 iterations, or one whole cycle of a lazy gradient penalty when that is longer.
     """
     period = max(2, math.lcm(settings.gradient_penalty_interval, settings.critic_steps) // settings.critic_steps)
     once = _gflop_per_scale(image, mask, settings, period)
     twice = _gflop_per_scale(image, mask, settings, 2 * period)
-    per_iteration = [(b - a) / period for a, b in zip(once, twice)]
-    per_scale = [a - w * period for a, w in zip(once, per_iteration)]
-    schedule = settings.iterations_per_scale(len(per_iteration))
-    return sum(c + w * n for c, w, n in zip(per_scale, per_iteration, schedule))
+    schedule = settings.iterations_per_scale(len(once))
+    return sum(extrapolate_work(a, b, period, 2 * period, n) for a, b, n in zip(once, twice, schedule))

@@ -44,7 +44,9 @@ import torch
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import command_line, counted_gflop, describe_machine, markdown_table, our_gflop  # noqa: E402
+from _common import (  # noqa: E402
+    command_line, counted_gflop, describe_machine, extrapolate_work, markdown_table, our_gflop,
+)
 from bench_sampling import time_transform  # noqa: E402
 from bench_single_model import (  # noqa: E402
     _reference_options, import_reference, train_reference,
@@ -128,14 +130,12 @@ def train_ours(image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings)
 def model_gflop(row: str, settings: SinGANSegSettings, image: np.ndarray, mask: np.ndarray, reference: Any) -> float:
     """Work of one model of ``row``: its once-per-model work plus its work per iteration times its iterations."""
     if row == "reference":
-        # Trainings of 2 and 4 iterations at every scale tell the two apart (the reference has one count for all).
+        # The reference trains every scale for the same iterations, so one pair of short trainings does for all.
         def work(iterations: int) -> float:
             short = replace(settings, iterations=iterations)
             return counted_gflop(lambda: train_reference(reference, image, mask, short, None))
 
-        two, four = work(2), work(4)
-        per_iteration = (four - two) / 2
-        return two - 2 * per_iteration + per_iteration * settings.iterations
+        return extrapolate_work(work(2), work(4), 2, 4, settings.iterations)
     return our_gflop(image, mask, settings)
 
 

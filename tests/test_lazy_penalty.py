@@ -1,11 +1,9 @@
 """The lazy gradient penalty (``gradient_penalty_interval``): taken every k-th critic update at k times the weight,
-skipped in between, and counted as such by the benchmarks' work counter."""
+skipped in between (the benchmarks' count of it: test_bench_work_count.py)."""
 
 from __future__ import annotations
 
 import dataclasses
-import sys
-from pathlib import Path
 
 import pytest
 from ignite.engine import Events
@@ -13,10 +11,6 @@ from ignite.engine import Events
 from monai_singanseg.engines import SinGANSegTrainer
 from monai_singanseg.settings import SinGANSegSettings
 from monai_singanseg.utils.layout import ChannelLayout
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
-from _common import our_gflop  # noqa: E402
 
 
 def _penalties_of_scale_0(pair, settings) -> list[float]:
@@ -44,15 +38,6 @@ def test_the_penalty_is_taken_every_interval_updates_at_interval_times_the_weigh
     assert [p > 0 for p in lazy_penalties] == [True, False, False, True, False, False]
     # The first update starts from the same weights with the same mixing weight: three times the eager penalty.
     assert lazy_penalties[0] == pytest.approx(3 * eager_penalties[0], rel=1e-5)
-
-
-def test_the_work_counter_counts_a_whole_penalty_period(phantom_pair, tiny_settings):
-    image, mask = phantom_pair
-    work = {k: our_gflop(image, mask, dataclasses.replace(tiny_settings, critic_steps=1, gradient_penalty_interval=k))
-            for k in (1, 2, 4)}
-    # Work per iteration is b + p / k, for the rest b and one penalty's p: each halving of the share is half as large.
-    assert work[1] > work[2] > work[4]
-    assert work[1] - work[2] == pytest.approx(2 * (work[2] - work[4]), rel=1e-6)
 
 
 def test_an_interval_below_one_is_refused():

@@ -185,7 +185,8 @@ class ScaleTrainer:
 
     def _penalty(self, fake: torch.Tensor) -> torch.Tensor:
         # Lazy regularisation: the penalty every ``interval`` critic updates, ``interval`` times as strong. Its
-        # double backward is about a third of a step's work; interval 1 draws and computes as the reference does.
+        # double backward is about a sixth of a finest-scale step; interval 1 draws and computes as the reference
+        # does.
         interval = self.settings.gradient_penalty_interval
         due = self.critic_updates % interval == 0
         self.critic_updates += 1
