@@ -3,6 +3,7 @@ model-zoo CI pattern), offline metadata validation, clear errors on bad data fol
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import fields
 from pathlib import Path
@@ -19,6 +20,7 @@ from monai_singanseg.apps.endoscopy import (
     PolypDataError,
     build_synthetic_dataset,
     check_mask,
+    epochs_for_updates,
     kfold_split,
     nested_subsets,
     pair_polyp_folder,
@@ -205,15 +207,32 @@ def test_experiments_write_csv_markdown_and_plots(polyp_data: Path, tmp_path: Pa
     run_config(["experiments.json"], tmp_path, polyp_data, **{
         "experiments#num_folds": 2, "experiments#samples_per_image": [1], "experiments#small_data_sizes": [1, 2],
         "experiments#small_data_per_image": 1,
-        "experiments#overrides": {"max_epochs": 1, "batch_size": 2, "cache_rate": 0.0,
+        "experiments#overrides": {"updates": 2, "batch_size": 2, "cache_rate": 0.0,
                                   "network_def": {"features": [8, 8, 8, 8, 8, 8]}}})
     results = tmp_path / "output" / "experiments"
     for name in ("results.csv", "results.md", "kfold_iou.png", "small_data_iou.png", "mask_sizes.png"):
         assert (results / name).is_file(), name
-    rows = (results / "results.csv").read_text().splitlines()
-    assert len(rows) == 1 + 4 + 4 + 4  # header, 2 folds x (real, synthetic), R in (1, 2) x 2, 4 synthetic sets
+    with open(results / "results.csv", newline="") as table:
+        rows = list(csv.DictReader(table))
+    assert len(rows) == 4 + 4 + 4  # 2 folds x (real, synthetic), R in (1, 2) x 2, 4 synthetic sets
+    # Every row trains for the same updates, whatever its set's size (R=1 real: 1 batch, 2 epochs).
+    assert {row["updates"] for row in rows if row["experiment"] in ("kfold", "small_data")} == {"2"}
     markdown = (results / "results.md").read_text()
-    assert "| synthetic | 1 | none | 2 |" in markdown and "| 2 | synthetic | 2 | 1 |" in markdown
+    assert "| synthetic | 1 | none | 2 |" in markdown and "| 2 | synthetic | 2 | 2 | 1 |" in markdown
+
+
+def test_updates_set_the_epochs_whatever_the_training_set_size(trained: Path, polyp_data: Path, tmp_path: Path) -> None:
+    # 2 folds of 6 images: 3 training images, batches of 2, so 2 batches an epoch and 3 epochs for 5 updates.
+    workflow = run_config(["train_segmentation.json"], trained, polyp_data, segmentation_dir=str(tmp_path / "seg"),
+                          updates=5)
+    state = workflow.parser.get_parsed_content("train#trainer").state
+    assert (state.epoch, state.iteration) == (3, 6)
+    assert epochs_for_updates(None, 2, 7) == 7
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="updates must be a positive whole number"):
+            epochs_for_updates(bad, 2, 7)
+    with pytest.raises(ValueError, match="training set is empty"):
+        epochs_for_updates(5, 0, 7)
 
 
 @pytest.mark.parametrize("problem, expected", [

@@ -3,6 +3,7 @@ polyp folder, leak-free splits, synthetic training sets, the UNet++ inferer, and
 
 from __future__ import annotations
 
+from monai_singanseg.apps.endoscopy.budget import epochs_for_updates
 from monai_singanseg.apps.endoscopy.dataset import (
     PolypDataError,
     check_mask,
@@ -46,6 +47,7 @@ __all__ = [
     "build_synthetic_dataset",
     "check_mask",
     "check_no_leakage",
+    "epochs_for_updates",
     "held_out_entries",
     "kfold_split",
     "line_chart",

@@ -118,15 +118,17 @@ class BundleRunner:
 
 def _segment_and_evaluate(runner: BundleRunner, run_dir: Path, mode: str, split: Mapping[str, Any],
                           bank_dir: Path, synthetic_datalist: Path | None = None) -> dict[str, float]:
-    """Train UNet++ in ``mode`` and evaluate it on the held-out fold; returns the five metrics."""
+    """Train UNet++ in ``mode`` and evaluate it on the held-out fold; returns the optimiser updates it made and the
+    five metrics."""
     paths = {"output_dir": str(run_dir), "segmentation_dir": str(run_dir / "model"), "bank_dir": str(bank_dir),
              "train#mode": mode}
     if synthetic_datalist is not None:
         paths["synthetic_datalist"] = str(synthetic_datalist)
-    runner.run(["train_segmentation.json"], **split, **paths)
+    training = runner.run(["train_segmentation.json"], **split, **paths)
+    updates = training.parser.get_parsed_content("train#trainer").state.iteration
     runner.run(["evaluate.json"], **split, **paths)
     metrics = json.loads((run_dir / "metrics" / "summary.json").read_text())
-    return {name: float(metrics[key]) for name, key in _METRIC_KEYS.items()}
+    return {"updates": int(updates), **{name: float(metrics[key]) for name, key in _METRIC_KEYS.items()}}
 
 
 def _train_bank(runner: BundleRunner, bank_dir: Path, **overrides: Any) -> None:
@@ -264,8 +266,8 @@ def _report(out_dir: Path, kfold: list[dict[str, Any]], small: list[dict[str, An
         sections.append((out_dir / "kfold.md").read_text())
     if small:
         write_csv(small, out_dir / "small_data.csv")
-        summary = summarise(small, ["num_real", "mode", "num_train"])
-        write_markdown(summary, ["num_real", "mode", "num_train"], out_dir / "small_data.md",
+        summary = summarise(small, ["num_real", "mode", "num_train", "updates"])
+        write_markdown(summary, ["num_real", "mode", "num_train", "updates"], out_dir / "small_data.md",
                        "Small data: R real images vs synthetic pairs from their generators (Table 2)", notes=command)
         lines = {mode: [(s["num_real"], s["iou_mean"]) for s in summary if s["mode"] == mode]
                  for mode in dict.fromkeys(s["mode"] for s in summary)}
@@ -307,7 +309,9 @@ def run_experiments(
         out_dir: where every run, the generator bank and the results go.
         names: any of ``kfold``, ``small_data``, ``mask_sizes`` (the last reuses the others' synthetic masks, or
             samples ``small_data_per_image`` pairs per training image of fold 0 when run alone).
-        overrides: config ids (nested dicts allowed) applied to every run, e.g. ``{"max_epochs": 300}``.
+        overrides: config ids (nested dicts allowed) applied to every run, e.g. ``{"max_epochs": 300}``, or
+            ``{"updates": 2000}`` to train every segmentation row for the same optimiser updates whatever its
+            training set's size.
         num_folds: folds of the k-fold experiment (the paper: 3).
         samples_per_image: N of Table 1.
         styles: ``none``, ``fourier``, ``histogram``, ``gatys:1:1``, ``gatys:1:1000`` (Gatys needs
