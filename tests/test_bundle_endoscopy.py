@@ -149,6 +149,23 @@ def test_generators_see_only_the_training_fold(trained: Path, polyp_data: Path) 
     assert all(Path(e["image"]).is_file() and Path(e["label"]).is_file() for e in synthetic)
 
 
+def test_generate_meets_each_pyramids_training_share_on_request(trained: Path, polyp_data: Path,
+                                                                  tmp_path: Path) -> None:
+    run_config(["generate.json"], trained, polyp_data, synthetic_dir=str(tmp_path / "steered"),
+               **{"generate#share": "match_real", "generate#share_budget": 3})
+    generated = json.loads((tmp_path / "steered" / "generated" / "datalist.json").read_text())["training"]
+    assert len(generated) == 2 * 3
+    records = [entry["size_control"] for entry in generated]
+    assert all(1 <= r["attempts"] <= 3 and r["low"] < r["high"] for r in records)
+    assert all(r["accepted"] == (r["low"] <= r["share"] <= r["high"]) for r in records)
+    # MONAI wraps a failed config expression in a RuntimeError; the user reads the cause beneath it.
+    with pytest.raises(RuntimeError) as failure:
+        run_config(["generate.json"], trained, polyp_data, synthetic_dir=str(tmp_path / "bad"),
+                   **{"generate#share": "large"})
+    assert "share target must be 'match_real' or a range" in str(failure.value.__cause__)
+    assert not (tmp_path / "bad").exists()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["synthetic", "real+synthetic", "real+online"])
 def test_segmentation_trains_in_every_mode(mode: str, trained: Path, polyp_data: Path, tmp_path: Path) -> None:

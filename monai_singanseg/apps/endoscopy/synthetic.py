@@ -19,6 +19,7 @@ from monai_singanseg.style.datalist import read_rgb
 
 if TYPE_CHECKING:
     from monai_singanseg.data.bank import SinGANSegBank
+    from monai_singanseg.data.size_control import SizeControl
 
 __all__ = ["StyleChoice", "TrainingData", "build_synthetic_dataset", "take_per_image", "training_bank",
            "training_datalist"]
@@ -159,6 +160,7 @@ def build_synthetic_dataset(
     fourier_beta: float = 0.01,
     held_out: Sequence[dict[str, Any]] = (),
     device: str = "cpu",
+    size_control: SizeControl | None = None,
 ) -> Path:
     """Sample ``per_image`` synthetic pairs from the pyramid of each image of ``pairs``, optionally restyled.
 
@@ -182,6 +184,9 @@ def build_synthetic_dataset(
         fourier_beta: Fourier window fraction.
         held_out: the evaluation entries; a generator of one of them is refused (no leakage).
         device: torch device for sampling and Gatys.
+        size_control: lesion-size control of every pair (e.g. ``as_size_control("match_real")``: each pyramid's
+            masks drawn again, within a budget, until their foreground share is near its training mask's); what it
+            did is recorded in ``out_dir/generated/datalist.json``.
 
     Returns:
         The path of ``out_dir/datalist.json``.
@@ -198,7 +203,8 @@ def build_synthetic_dataset(
 
     out_dir = Path(out_dir)
     bank = training_bank(bank_dir, pairs, device=device)
-    summary = generate_dataset(bank, out_dir / "generated", per_image, start_scale, seed, device)
+    summary = generate_dataset(bank, out_dir / "generated", per_image, start_scale, seed, device,
+                               size_control=size_control)
     generated = read_datalist(summary.datalist)
     if method == StyleChoice.NONE:
         entries = [_plain_entry(e["image"], e["label"], e["source_id"]) for e in generated]
