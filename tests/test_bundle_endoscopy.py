@@ -223,12 +223,13 @@ def test_multi_gpu_config_trains_in_a_one_process_group(trained: Path, polyp_dat
 def test_experiments_write_csv_markdown_and_plots(polyp_data: Path, tmp_path: Path) -> None:
     run_config(["experiments.json"], tmp_path, polyp_data, **{
         "experiments#num_folds": 2, "experiments#samples_per_image": [1], "experiments#small_data_sizes": [1, 2],
-        "experiments#small_data_per_image": 1,
+        "experiments#small_data_per_image": 1, "experiments#bank_dir": str(tmp_path / "bank"),
         "experiments#overrides": {"updates": 2, "batch_size": 2, "cache_rate": 0.0,
                                   "network_def": {"features": [8, 8, 8, 8, 8, 8]}}})
     results = tmp_path / "output" / "experiments"
     for name in ("results.csv", "results.md", "kfold_iou.png", "small_data_iou.png", "mask_sizes.png"):
         assert (results / name).is_file(), name
+    assert len(SinGANSegBank(tmp_path / "bank")) == 6 and not (results / "generators").exists()
     with open(results / "results.csv", newline="") as table:
         rows = list(csv.DictReader(table))
     assert len(rows) == 4 + 4 + 4  # 2 folds x (real, synthetic), R in (1, 2) x 2, 4 synthetic sets

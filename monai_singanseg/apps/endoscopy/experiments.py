@@ -137,13 +137,14 @@ def _train_bank(runner: BundleRunner, bank_dir: Path, **overrides: Any) -> None:
 
 def kfold_experiment(runner: BundleRunner, out_dir: Path, num_folds: int = 3,
                      samples_per_image: Sequence[int] = (1, 2, 3, 4, 5), styles: Sequence[str] = ("none",),
-                     modes: Sequence[str] = ("real", "synthetic"), seed: int = 0) -> list[dict[str, Any]]:
+                     modes: Sequence[str] = ("real", "synthetic"), seed: int = 0,
+                     bank_dir: Path | None = None) -> list[dict[str, Any]]:
     """Table 1: real against synthetic-only training, by samples per image and style, over ``num_folds`` folds.
 
     Returns:
-        One row per (fold, mode, samples per image, style) with the five metrics.
+        One row per (fold, mode, samples per image, style) with the updates made and the five metrics.
     """
-    bank_dir = out_dir / "generators"
+    bank_dir = bank_dir or out_dir / "generators"
     # Every image's pyramid, once: each fold then samples only those of its training images.
     _train_bank(runner, bank_dir, **{"split#num_folds": 1, "split#seed": seed})
     rows = []
@@ -173,16 +174,16 @@ def kfold_experiment(runner: BundleRunner, out_dir: Path, num_folds: int = 3,
 
 def small_data_experiment(runner: BundleRunner, out_dir: Path, sizes: Sequence[int] = tuple(range(5, 55, 5)),
                           per_image: int = 10, num_folds: int = 3, fold: int = 0, seed: int = 0,
-                          ) -> list[dict[str, Any]]:
+                          bank_dir: Path | None = None) -> list[dict[str, Any]]:
     """Table 2 / Figure 11: R real training images against ``per_image`` synthetic pairs per real image.
 
     The R images are nested subsets of fold ``fold``'s training images; all runs are evaluated on its held-out
     images. Only the pyramids of the largest subset are trained.
 
     Returns:
-        One row per (R, mode) with the five metrics.
+        One row per (R, mode) with the updates made and the five metrics.
     """
-    bank_dir = out_dir / "generators"
+    bank_dir = bank_dir or out_dir / "generators"
     split = {"split#num_folds": num_folds, "split#fold": fold, "split#seed": seed}
     _train_bank(runner, bank_dir, **split, **{"split#num_train": max(sizes)})
     rows = []
@@ -300,6 +301,7 @@ def run_experiments(
     small_data_fold: int = 0,
     seed: int = 0,
     command: str = "",
+    bank_dir: str | os.PathLike | None = None,
 ) -> Path:
     """Run the named experiments and write ``results.csv``, ``results.md`` and PNG charts to ``out_dir``.
 
@@ -322,6 +324,8 @@ def run_experiments(
         small_data_fold: the held-out fold of the small-data runs.
         seed: seed of the splits and of sampling.
         command: how the experiments were launched, recorded under the tables.
+        bank_dir: the generator bank (default ``out_dir/generators``); runs that differ only after the pyramids
+            (sampling, segmentation) can share one.
 
     Returns:
         The path of ``results.md``.
@@ -339,20 +343,21 @@ def run_experiments(
     real = pair_polyp_folder(dataset_dir)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    bank_dir = Path(bank_dir) if bank_dir is not None else out_dir / "generators"
     runner = BundleRunner(Path(bundle_root), {**flatten_overrides(overrides or {}), "dataset_dir": str(dataset_dir),
                                               "check_masks": False})
-    kfold = kfold_experiment(runner, out_dir, num_folds, samples_per_image, styles, modes, seed) \
+    kfold = kfold_experiment(runner, out_dir, num_folds, samples_per_image, styles, modes, seed, bank_dir) \
         if Experiment.KFOLD in names else []
     small = small_data_experiment(runner, out_dir, small_data_sizes, small_data_per_image, num_folds,
-                                  small_data_fold, seed) if Experiment.SMALL_DATA in names else []
+                                  small_data_fold, seed, bank_dir) if Experiment.SMALL_DATA in names else []
     masks = []
     if Experiment.MASK_SIZES in names:
         datalists = sorted(out_dir.glob("kfold/fold*/synthetic_*/datalist.json")) + sorted(
             out_dir.glob("small_data/R*/synthetic_data/datalist.json"))
         if not datalists:
             split = {"split#num_folds": num_folds, "split#fold": 0, "split#seed": seed}
-            _train_bank(runner, out_dir / "generators", **split)
-            runner.run(["generate.json"], **split, bank_dir=str(out_dir / "generators"),
+            _train_bank(runner, bank_dir, **split)
+            runner.run(["generate.json"], **split, bank_dir=str(bank_dir),
                        synthetic_dir=str(out_dir / "mask_sizes" / "synthetic"),
                        **{"generate#per_image": small_data_per_image, "generate#seed": seed})
             datalists = [out_dir / "mask_sizes" / "synthetic" / "datalist.json"]
