@@ -159,6 +159,8 @@ CASES = [
     ("convert-reference not a run", ["convert-reference", "{d}/a_folder", "--out", "{d}/c2.pt"], "{d}/a_folder"),
     # demo
     ("demo out is a file", ["demo", "--out", "{d}/a_file", "--iterations", "1"], "{d}/a_file"),
+    ("demo no iterations", ["demo", "--out", "{d}/demo", "--iterations", "0"], "--iterations 0"),
+    ("demo unknown recipe", ["demo", "--out", "{d}/demo", "--recipe", "quick"], "invalid choice"),
 ]
 
 

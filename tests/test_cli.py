@@ -9,7 +9,9 @@ import torch
 from monai.data import load_decathlon_datalist
 from PIL import Image
 
+from monai_singanseg import SinGANSegSettings
 from monai_singanseg.cli import main
+from monai_singanseg.cli.demo import DEMO_ITERATIONS, demo_settings
 from monai_singanseg.networks import SinGANSeg
 
 TINY = ["--min-size", "16", "--max-size", "32", "--iterations", "2", "--base-features", "8", "--max-features", "8"]
@@ -34,7 +36,8 @@ def test_train_then_sample_writes_pairs_grid_and_datalist(tmp_path, pair_files):
     out = tmp_path / "samples"
     assert main(["sample", "--model", str(model_path), "--num-samples", "3", "--seed", "1", "--out", str(out)]) == 0
     written = sorted(p.name for p in out.iterdir())
-    assert written == ["datalist.json", "grid.png", *[f"sample_{i:04d}_{k}.png" for i in range(3) for k in ("image", "label")]]
+    pairs = [f"sample_{i:04d}_{k}.png" for i in range(3) for k in ("image", "label")]
+    assert written == ["datalist.json", "grid.png", *pairs]
     label = np.asarray(Image.open(out / "sample_0000_label.png"))
     assert set(np.unique(label).tolist()) <= {0, 255}
     assert np.asarray(Image.open(out / "sample_0000_image.png")).shape == (28, 32, 3)
@@ -95,7 +98,8 @@ def test_sample_without_seed_prints_and_records_a_fresh_seed_that_repeats_the_ru
 
 def test_bad_input_prints_one_clear_line(tmp_path, pair_files, capsys):
     image, _ = pair_files
-    code = main(["train", "--image", str(image), "--label", str(tmp_path / "nope.png"), "--out", str(tmp_path / "m.pt")])
+    code = main(["train", "--image", str(image), "--label", str(tmp_path / "nope.png"),
+                 "--out", str(tmp_path / "m.pt")])
     assert code == 2
     err = capsys.readouterr().err
     assert "label file" in err and "nope.png" in err and "Traceback" not in err
@@ -122,6 +126,15 @@ def test_help_describes_every_option(command, capsys):
         for flag in ("--iterations", "--max-size", "--min-size", "--scale-factor", "--seed", "--device",
                      "--generator-steps", "--label-threshold"):
             assert flag in text
+
+
+@pytest.mark.parametrize("recipe", ["faithful", "fast", "draft"])
+def test_demo_trains_its_recipe_with_the_same_iterations_at_every_scale(recipe):
+    settings = demo_settings(recipe, None, seed=0, device="cpu")
+    expected = SinGANSegSettings.from_recipe(recipe)
+    assert (settings.critic_steps, settings.concurrent_scales) == (expected.critic_steps, expected.concurrent_scales)
+    assert settings.iterations == DEMO_ITERATIONS[recipe] and settings.finest_iterations == 0
+    assert demo_settings(recipe, 7, seed=0, device="cpu").iterations == 7
 
 
 @pytest.mark.slow
