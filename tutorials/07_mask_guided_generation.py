@@ -55,9 +55,10 @@ if DATA_DIR:
 else:
     image, label = map(torch.as_tensor, endoscopy_phantom(*((32, 40) if QUICK else (64, 80)), seed=0))
 if QUICK:
-    settings = SinGANSegSettings(min_size=16, max_size=40, iterations=20, base_features=8, max_features=16, seed=0)
+    settings = SinGANSegSettings.from_recipe("fast", min_size=16, max_size=40, iterations=20, base_features=8,
+                                             max_features=16, seed=0)
 else:
-    settings = SinGANSegSettings(min_size=25, max_size=64, iterations=150, seed=0)
+    settings = SinGANSegSettings.from_recipe("fast", min_size=25, max_size=64, iterations=330, seed=0)
 model = train_singanseg(image, label, settings, progress=not QUICK)
 shape = model.scale_shapes[-1]
 background, foreground = model.layout.label_values[0], model.layout.label_values[-1]
