@@ -458,3 +458,75 @@ def test_region_metrics_are_evaluated_for_brats_label_sets_only(label_values, ha
     transforms = parser.get_parsed_content("validate#postprocessing").transforms
     assert sorted(metrics) == (["region_dice", "region_hd95"] if has_regions else [])
     assert any(type(t).__name__ == "BratsRegionsd" for t in transforms) is has_regions
+
+
+# scripts/compare_real_synthetic.sh, on tiny volumes laid out as the shared BraTS 2015 cases.
+
+COMPARISON_SCRIPT = BUNDLE / "scripts" / "compare_real_synthetic.sh"
+TINY_COMPARISON = {"SLICES_PER_CASE": "2", "GAN_SIZE": "32", "GAN_ITERATIONS": "2", "SAMPLES_PER_SLICE": "1",
+                   "UPDATES": "2", "BATCH_SIZE": "4", "UNET_LEVELS": "3", "UNET_FILTERS": "8"}
+
+
+def _brats2015_layout(root: Path) -> Path:
+    for seed, patient in enumerate((3, 4, 5, 6)):
+        folder = root / f"brats_2013_pat000{patient}_1"
+        folder.mkdir(parents=True)
+        (flair, t1c), label = _phantom(seed)
+        for name, volume in (("Flair_1.nii.gz", flair), ("T1c_1.nii.gz", t1c), ("OTMultiClass.nii.gz", label),
+                             ("brainmask.nii.gz", (flair > 0).astype(np.uint8))):
+            nib.save(nib.Nifti1Image(volume, AFFINE), str(folder / name))
+    return root
+
+
+def _compare(data: Path, out: Path, **env: str):
+    import os
+    import subprocess
+
+    return subprocess.run(["bash", str(COMPARISON_SCRIPT), str(data), str(out), "--slice_size", "[32,32]",
+                           "--singanseg#min_size", "16", "--singanseg#finest_iterations", "2",
+                           "--singanseg#base_features", "8", "--singanseg#max_features", "8"],
+                          env={**os.environ, **TINY_COMPARISON, **env}, capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_comparison_script_runs_its_rows_in_two_lanes_and_tabulates_them(tmp_path):
+    out = tmp_path / "out"
+    result = _compare(_brats2015_layout(tmp_path / "data"), out, JOBS="2", ROWS="real both")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    table = (out / "output" / "metrics" / "comparison.md").read_text()
+    means = [line.split(" | ")[0].strip("| ") for line in table.splitlines() if " | mean | " in line]
+    assert means == ["real", "both", "real_half"]
+    # The two generator shards split the four training slices between them, each slice trained once.
+    logs = out / "output" / "logs"
+    trained = [line for shard in (0, 1) for line in (logs / f"train_generators_{shard}.log").read_text().splitlines()
+               if "trained 2 of 2 generators" in line]
+    assert len(trained) == 2
+    assert len(SinGANSegBank(out / "models" / "generators" / "member_00")) == 4
+
+
+@pytest.mark.parametrize("env, message", [({"ROWS": "real synthtic"}, "unknown row 'synthtic'"),
+                                          ({"ROWS": " "}, "ROWS names no row"), ({"JOBS": "0"}, "JOBS must be")])
+def test_comparison_script_refuses_bad_settings_before_any_work(tmp_path, env, message):
+    result = _compare(tmp_path / "data", tmp_path / "out", **env)
+    assert result.returncode == 2 and message in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("step, key", [("evaluate", "validate#postprocessing"), ("inference", "infer#postprocessing")])
+@pytest.mark.parametrize("keep_largest", [False, True])
+def test_keep_largest_tumour_drops_every_tumour_but_the_largest_in_3d(step, key, keep_largest):
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config([str(CONFIGS / "common.json"), str(CONFIGS / f"{step}.json")])
+    parser["label_values"], parser["keep_largest_tumour"] = [0, 1, 2, 4], keep_largest
+    after_argmax = parser.get_parsed_content(key).transforms[2]
+    assert type(after_argmax).__name__ == ("KeepLargestConnectedComponentd" if keep_largest else "Identityd")
+    classes = torch.zeros(1, 12, 12, 6)
+    classes[0, 1:6, 1:6, 1:4] = 1  # one tumour: necrosis beside oedema is one component of the whole tumour
+    classes[0, 6:8, 1:6, 1:4] = 2
+    classes[0, 10, 10, 4] = 3  # a speckle far from it
+    expected = classes.clone()
+    if keep_largest:
+        expected[0, 10, 10, 4] = 0
+    assert torch.equal(torch.as_tensor(after_argmax({"pred": classes.clone()})["pred"]), expected)

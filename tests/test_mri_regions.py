@@ -90,3 +90,5 @@ def test_comparison_table_gives_each_row_as_a_share_of_the_real_row(tmp_path):
     assert (tmp_path / "t.md").read_text() == table
     with pytest.raises(FileNotFoundError, match="evaluate the 'both' row first"):
         comparison_table(tmp_path, ["real", "both"])
+    with pytest.raises(ValueError, match="rows is empty"):
+        comparison_table(tmp_path, [])

@@ -20,6 +20,15 @@ cd "$(dirname "$0")/.."
 : "${BATCH_SIZE:=16}" "${UNET_LEVELS:=5}" "${UNET_FILTERS:=16}" "${NUM_WORKERS:=0}" "${ROWS:=real synthetic both}"
 # CONVERGED_CHECK=1 also trains the real row with half the updates: if that row is as good, the real row had converged.
 : "${CONVERGED_CHECK:=1}"
+# JOBS > 1 runs that many steps at once (the generators split by slice, the rows side by side), each with
+# OMP_NUM_THREADS threads, 1 unless set: on 2 cores two one-thread processes train more than one two-thread process.
+: "${JOBS:=1}"
+for row in $ROWS; do
+    [[ $row == real || $row == synthetic || $row == both ]] || { echo "ROWS: unknown row '$row' (real, synthetic or both)" >&2; exit 2; }
+done
+[[ -n ${ROWS// /} ]] || { echo "ROWS names no row (real, synthetic or both)" >&2; exit 2; }
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "JOBS must be a whole number of at least 1, got '$JOBS'" >&2; exit 2; }
+(( JOBS == 1 )) || export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 common=(--meta_file configs/metadata.json --logging_file configs/logging.conf
         --dataset_dir "$DATA" --bundle_root "$OUT" --num_workers "$NUM_WORKERS" --batch_size "$BATCH_SIZE"
         --channel_patterns "['Flair_*.nii.gz','T1c_*.nii.gz']" --channel_names "['flair','t1c']"
@@ -38,38 +47,63 @@ run() {
 count() { python -c "import json,sys; print(len(json.load(open(sys.argv[1]))['training']))" "$1"; }
 batches_for() { echo $(( ($1 + BATCH_SIZE - 1) / BATCH_SIZE )); }
 
+# One lane: each step in turn, printing as it goes. JOBS lanes: up to JOBS steps at once, each logged to
+# OUT_DIR/output/logs/<name>.log; a failed step stops the script, and the steps still running, when it is waited for.
+mkdir -p "$OUT/output/logs"
+trap 'kill $(jobs -rp) 2>/dev/null || true' EXIT
+in_lane() {
+    local name=$1
+    if (( JOBS == 1 )); then "${@:2}"; return; fi
+    while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n; done
+    echo "$name: $OUT/output/logs/$name.log"
+    "${@:2}" > "$OUT/output/logs/$name.log" 2>&1 &
+    lane_pids+=($!)
+}
+wait_lanes() { local pid; for pid in "${lane_pids[@]}"; do wait "$pid"; done; lane_pids=(); }
+lane_pids=()
+
 rm -f "$OUT/output/metrics/timings.txt"
 run prepare_slices --slices#max_slices_per_case "$SLICES_PER_CASE" --slices#tumour_only "$TUMOUR_ONLY"
 num_slices=$(count "$OUT/output/slices/slices.json")
 num_samples=$((num_slices * SAMPLES_PER_SLICE))
-synthesise() {
-    run train_generators ${GAN_ITERATIONS:+--singanseg#iterations "$GAN_ITERATIONS"} --singanseg#max_size "$GAN_SIZE" \
-        --generators#models_per_batch "$MODELS_PER_BATCH"
-    run generate --synthesis#num_samples "$num_samples" --synthesis#write_dicom False
-    run report
-}
 declare -A size=([real]=$num_slices [synthetic]=$num_samples
                  [both]=$(( 2 * (num_slices > num_samples ? num_slices : num_samples) )))
 updates=()
-synthesised=false
-for row in $ROWS; do
-    # The real row first needs no generators: its figures come before the generators have trained.
-    if [[ $row != real && $synthesised == false ]]; then synthesise; synthesised=true; fi
-    # At least UPDATES optimiser updates for every row, whatever the size of its training set.
-    batches=$(batches_for "${size[$row]}")
-    epochs=$(( (UPDATES + batches - 1) / batches ))
-    run train_segmentation --training_data "$row" --max_epochs "$epochs"
-    run evaluate --training_data "$row"
-    updates+=("$row=$((epochs * batches))")
-done
-if [[ $CONVERGED_CHECK == 1 && " $ROWS " == *" real "* ]]; then
-    batches=$(batches_for "$num_slices")
-    epochs=$(( (UPDATES / 2 + batches - 1) / batches ))
-    half=(--training_data real --model_file "$OUT/models/segmentation/model_real_half.pt")
-    run train_segmentation "${half[@]}" --max_epochs "$epochs"
-    run evaluate "${half[@]}" --metrics_dir "$OUT/output/metrics/real_half"
-    updates+=("real_half=$((epochs * batches))")
+# At least UPDATES optimiser updates for every row, whatever the size of its training set.
+epochs_for() { local batches; batches=$(batches_for "${size[$1]}"); echo $(( ($2 + batches - 1) / batches )); }
+updates_for() { echo $(( $(epochs_for "$1" "$2") * $(batches_for "${size[$1]}") )); }
+train_row() {  # row, updates, then overrides for both steps
+    run train_segmentation --training_data "$1" --max_epochs "$(epochs_for "$1" "$2")" "${@:3}"
+    run evaluate --training_data "$1" "${@:3}"
+}
+# The real rows need no generators, so they go first: their figures come before the generators have trained.
+if [[ " $ROWS " == *" real "* ]]; then
+    in_lane real train_row real "$UPDATES"
+    updates+=("real=$(updates_for real "$UPDATES")")
+    if [[ $CONVERGED_CHECK == 1 ]]; then
+        in_lane real_half train_row real $((UPDATES / 2)) --model_file "$OUT/models/segmentation/model_real_half.pt" \
+            --metrics_dir "$OUT/output/metrics/real_half"
+        half_updates="real_half=$(updates_for real $((UPDATES / 2)))"
+    fi
 fi
+if [[ " $ROWS " == *" synthetic "* || " $ROWS " == *" both "* ]]; then
+    # Shard k of JOBS trains slices k, k + JOBS, ...; the generate step waits for every shard.
+    for ((shard = 0; shard < JOBS; shard++)); do
+        in_lane "train_generators_$shard" run train_generators ${GAN_ITERATIONS:+--singanseg#iterations "$GAN_ITERATIONS"} \
+            --singanseg#max_size "$GAN_SIZE" --generators#models_per_batch "$MODELS_PER_BATCH" \
+            --generators#slices "\$monai_singanseg.apps.mri.read_datalist(@slices_datalist)[$shard::$JOBS]"
+    done
+    wait_lanes
+    run generate --synthesis#num_samples "$num_samples" --synthesis#write_dicom False
+    run report
+    for row in $ROWS; do
+        [[ $row == real ]] && continue
+        in_lane "$row" train_row "$row" "$UPDATES"
+        updates+=("$row=$(updates_for "$row" "$UPDATES")")
+    done
+fi
+wait_lanes
+[[ -z ${half_updates:-} ]] || updates+=("$half_updates")
 python - "$OUT/output/metrics" "${updates[@]}" <<'PY'
 import sys
 from monai_singanseg.apps.mri.comparison import comparison_table

@@ -39,8 +39,11 @@ def comparison_table(
         The table.
 
     Raises:
+        ValueError: no rows.
         FileNotFoundError: a row has not been evaluated.
     """
+    if not rows:
+        raise ValueError("rows is empty: name at least the baseline row, e.g. ['real'].")
     summaries = {}
     for row in rows:
         path = Path(metrics_root) / row / REGION_SUMMARY
