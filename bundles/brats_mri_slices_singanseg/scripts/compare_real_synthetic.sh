@@ -104,6 +104,7 @@ if [[ " $ROWS " == *" synthetic "* || " $ROWS " == *" both "* ]]; then
 fi
 wait_lanes
 [[ -z ${half_updates:-} ]] || updates+=("$half_updates")
+echo "total, JOBS=$JOBS: $SECONDS s" >> "$OUT/output/metrics/timings.txt"
 python - "$OUT/output/metrics" "${updates[@]}" <<'PY'
 import sys
 from monai_singanseg.apps.mri.comparison import comparison_table
