@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
 from pathlib import Path
 
 import nibabel as nib
@@ -478,10 +480,7 @@ def _brats2015_layout(root: Path) -> Path:
     return root
 
 
-def _compare(data: Path, out: Path, **env: str):
-    import os
-    import subprocess
-
+def _compare(data: Path, out: Path, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", str(COMPARISON_SCRIPT), str(data), str(out), "--slice_size", "[32,32]",
                            "--singanseg#min_size", "16", "--singanseg#finest_iterations", "2",
                            "--singanseg#base_features", "8", "--singanseg#max_features", "8"],

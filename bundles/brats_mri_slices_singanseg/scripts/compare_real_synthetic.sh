@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 # CONVERGED_CHECK=1 also trains the real row with half the updates: if that row is as good, the real row had converged.
 : "${CONVERGED_CHECK:=1}"
 # JOBS > 1 runs that many steps at once (the generators split by slice, the rows side by side), each with
-# OMP_NUM_THREADS threads, 1 unless set: on 2 cores two one-thread processes train more than one two-thread process.
+# OMP_NUM_THREADS threads, 1 unless set, so that JOBS steps on JOBS cores do not oversubscribe them.
 : "${JOBS:=1}"
 for row in $ROWS; do
     [[ $row == real || $row == synthetic || $row == both ]] || { echo "ROWS: unknown row '$row' (real, synthetic or both)" >&2; exit 2; }
