@@ -103,6 +103,9 @@ class SinGANSegSettings:
         1, "critic updates per gradient penalty, taken with interval x the weight (StyleGAN2's lazy "
         "regularisation, Karras et al., CVPR 2020); 1: at every update, as the reference. 4 and 8 raised the "
         "draft's patch SWD by 1.17-1.18x at 128 px for 1.1-1.3x less time (BENCHMARKS.md)")
+    generator_ema: float = _setting(
+        0.0, "decay of an exponential moving average of each scale's generator weights, which becomes the scale's "
+        "result (weight averaging, Yazici et al., ICLR 2019); 0: the last weights, as the reference")
     reconstruction_weight: float = _setting(10.0, "weight of the reconstruction MSE (the reference's alpha)")
     noise_amplitude_factor: float = _setting(0.1, "noise amplitude = factor x RMSE of the coarser reconstruction")
     warm_start: bool = _setting(True, "start each scale from the previous scale's weights when widths match")
@@ -229,6 +232,7 @@ _INTERVALS: dict[str, _Interval] = {
     "concurrent_lr_scale": _POSITIVE,
     "gradient_penalty_weight": _NON_NEGATIVE,
     "gradient_penalty_interval": _AT_LEAST_ONE,
+    "generator_ema": _Interval(0, 1, high_open=True),
     "reconstruction_weight": _NON_NEGATIVE,
     "noise_amplitude_factor": _NON_NEGATIVE,
     # torch.Generator.manual_seed takes [-2**63, 2**64 - 1]; training also seeds with seed + 1.

@@ -16,7 +16,7 @@ from monai_singanseg.networks.generator import SinGANGenerator
 from monai_singanseg.settings import SinGANSegSettings
 from monai_singanseg.utils.noise import GeneratorNoise, NoiseSource, draw_noise
 
-__all__ = ["ScaleResult", "ScaleTrainer", "draw_noise", "noise_amplitude", "repeated_batchnorm_statistics"]
+__all__ = ["ScaleResult", "ScaleTrainer", "draw_noise", "ema_weight", "noise_amplitude", "repeated_batchnorm_statistics"]
 
 # The reference's generator loop runs three passes over the reconstruction for its one update
 # (docs/reference_algorithm.md, "The generator-step quirk").
@@ -55,6 +55,13 @@ def noise_amplitude(
         return torch.ones(num_models, device=real.device)
     squared_error = (coarser_reconstruction - real) ** 2
     return factor * torch.sqrt(per_model_mean(squared_error, num_models))
+
+
+def ema_weight(decay: float, updates: int) -> float:
+    """How much of the newest weights an exponential moving average takes in at its ``updates``-th update (from 0):
+    ``1 - min(decay, (1 + n) / (10 + n))``, TensorFlow's ``ExponentialMovingAverage`` warm-up, so the average of a
+    short scale forgets its starting weights."""
+    return 1 - min(decay, (1 + updates) / (10 + updates))
 
 
 @dataclass
@@ -142,6 +149,12 @@ class ScaleTrainer:
         groups += [{"params": list(g.parameters()), "lr": settings.lr_generator * settings.concurrent_lr_scale ** k}
                    for k, g in enumerate(trained_along, start=1)]
         self.optimizer_g = self._adam(groups)
+        # Every generator this scale updates: the new one and those trained along.
+        self._updated_generators = nn.ModuleList([generator, *trained_along])
+        # torch's AveragedModel keeps its update count on the device and reads it back at every update; the count
+        # is the host's iteration here, so a step stays free of host syncs.
+        self.weight_average = ([p.detach().clone() for p in self._updated_generators.parameters()]
+                               if settings.generator_ema > 0 else None)
         self.optimizer_d = self._adam([{"params": list(critic.parameters()), "lr": settings.lr_critic}])
         milestones = [settings.lr_decay_iteration_of(self.iterations)]
         self.scheduler_g = torch.optim.lr_scheduler.MultiStepLR(self.optimizer_g, milestones, settings.lr_decay)
@@ -225,6 +238,8 @@ class ScaleTrainer:
         self.critic.requires_grad_(True)
 
         self.iteration += 1
+        if self.weight_average is not None:
+            self._average_weights()
         if self.settings.reference_batchnorm_statistics and self.iteration == self.iterations:
             with torch.no_grad():
                 self._reconstruction()
@@ -236,6 +251,14 @@ class ScaleTrainer:
             "generator": adversarial.detach(),
             "reconstruction": reconstruction.detach(),
         }
+
+    @torch.no_grad()
+    def _average_weights(self) -> None:
+        live = list(self._updated_generators.parameters())
+        torch._foreach_lerp_(self.weight_average, live, ema_weight(self.settings.generator_ema, self.iteration - 1))
+        # The average becomes the scale's result: the generators sample and reconstruct with it from here on.
+        if self.iteration == self.iterations:
+            torch._foreach_copy_(live, self.weight_average)
 
     def result(self) -> ScaleResult:
         return ScaleResult(
