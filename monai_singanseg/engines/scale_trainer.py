@@ -16,7 +16,9 @@ from monai_singanseg.networks.generator import SinGANGenerator
 from monai_singanseg.settings import SinGANSegSettings
 from monai_singanseg.utils.noise import GeneratorNoise, NoiseSource, draw_noise
 
-__all__ = ["ScaleResult", "ScaleTrainer", "draw_noise", "ema_weight", "noise_amplitude", "repeated_batchnorm_statistics"]
+__all__ = [
+    "ScaleResult", "ScaleTrainer", "draw_noise", "ema_weight", "noise_amplitude", "repeated_batchnorm_statistics",
+]
 
 # The reference's generator loop runs three passes over the reconstruction for its one update
 # (docs/reference_algorithm.md, "The generator-step quirk").
