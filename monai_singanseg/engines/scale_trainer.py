@@ -256,11 +256,13 @@ class ScaleTrainer:
 
     @torch.no_grad()
     def _average_weights(self) -> None:
-        live = list(self._updated_generators.parameters())
-        torch._foreach_lerp_(self.weight_average, live, ema_weight(self.settings.generator_ema, self.iteration - 1))
-        # The average becomes the scale's result: the generators sample and reconstruct with it from here on.
-        if self.iteration == self.iterations:
-            torch._foreach_copy_(live, self.weight_average)
+        weight = ema_weight(self.settings.generator_ema, self.iteration - 1)
+        last = self.iteration == self.iterations
+        for average, live in zip(self.weight_average, self._updated_generators.parameters()):
+            average.lerp_(live, weight)
+            # The average becomes the scale's result: the generators sample and reconstruct with it from here on.
+            if last:
+                live.copy_(average)
 
     def result(self) -> ScaleResult:
         return ScaleResult(
