@@ -96,6 +96,9 @@ class ScaleTrainer:
     pass over the reconstruction advances them through the updated weights, as the reference's sample-saving pass at
     its last iteration does. Only these statistics change: frozen scales sample with them.
 
+    With ``generator_ema`` the weights of every generator the scale updates are averaged over its updates
+    (:func:`ema_weight`), and the average replaces them after the last update, before that last BatchNorm pass.
+
     ``M = len(randoms)`` models train at once when ``generator`` and ``critic`` are grouped (``num_models=M``) and
     stacks hold ``M * C`` channels: every loss is taken per model and summed, every random draw comes from the
     model's own generator in the single-model order, and Adam is elementwise, so each model follows exactly the
