@@ -240,9 +240,11 @@ def main() -> int:
     parser.add_argument("--reference-path", help="unzipped singan-seg-polyp 1.0.7 wheel (omit: time ours only)")
     parser.add_argument("--scales", type=int, nargs="+", help="report only these scales (training stops after the "
                         "last one; the scales below it still train --iterations iterations)")
-    parser.add_argument("--full-iterations", type=int, default=2000, help="iterations per scale to estimate a model")
-    parser.add_argument("--full-finest-iterations", type=int, default=0, help="the estimate's finest-scale "
-                        "iterations, geometric from --full-iterations at the coarsest (0: --full-iterations everywhere)")
+    parser.add_argument("--full-iterations", type=int, help="iterations per scale (at the coarsest, with "
+                        "--full-finest-iterations) to estimate a model; default: the --recipe's (faithful: 2000)")
+    parser.add_argument("--full-finest-iterations", type=int, help="the estimate's finest-scale iterations, "
+                        "geometric from --full-iterations at the coarsest (0: --full-iterations everywhere); default: "
+                        "the --recipe's")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     parser.add_argument("--count-flops", action="store_true", help="also count both sides' matmul and convolution "
                         "work (untimed runs of 2 iterations per scale) and print the speed-up that work allows")
@@ -251,7 +253,15 @@ def main() -> int:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    settings = settings_from_arguments(args, iterations=20)
+    # The estimate follows the recipe's schedule unless told otherwise. The timed runs train --iterations (20 unless
+    # given) at every scale: a recipe's 1000, or its 250 at the finest scale, would not fit a short timing.
+    schedule = SinGANSegSettings.from_recipe(args.recipe or "faithful")
+    full_iterations = schedule.iterations if args.full_iterations is None else args.full_iterations
+    full_finest = schedule.finest_iterations if args.full_finest_iterations is None else args.full_finest_iterations
+    for name, timed in (("iterations", 20), ("finest_iterations", 0)):
+        if getattr(args, name) is None:  # as if given, so a recipe's value does not replace it
+            setattr(args, name, timed)
+    settings = settings_from_arguments(args)
     device = torch.device(settings.device)
     print(describe_machine(device))
     print(f"command: {command_line()}")
@@ -273,7 +283,7 @@ def main() -> int:
     ref = train_reference(reference, image, mask, settings, last_scale) if reference else None
     if ref and ref["shapes"] != ours["shapes"]:
         print(f"warning: pyramid shapes differ: ours {ours['shapes']}, reference {ref['shapes']}")
-    report(ours, ref, scales, settings, args.full_iterations, args.full_finest_iterations)
+    report(ours, ref, scales, settings, full_iterations, full_finest)
     if args.count_flops:
         report_work(image, mask, settings, reference, last_scale, ours, ref)
     return 0
