@@ -106,7 +106,7 @@ class SinGANSegSettings:
     generator_ema: float = _setting(
         0.0, "decay of an exponential moving average of each scale's generator weights, which becomes the scale's "
         "result (weight averaging, Yazici et al., ICLR 2019); 0: the last weights, as the reference. 0.97 and 0.99 on "
-        "the draft recipe at 64 px left patch SWD within its seed spread, no better (BENCHMARKS.md)")
+        "the draft recipe at 64 px moved patch SWD by -0.8 to +1.0, no better than its seeds (BENCHMARKS.md)")
     reconstruction_weight: float = _setting(10.0, "weight of the reconstruction MSE (the reference's alpha)")
     noise_amplitude_factor: float = _setting(0.1, "noise amplitude = factor x RMSE of the coarser reconstruction")
     warm_start: bool = _setting(True, "start each scale from the previous scale's weights when widths match")

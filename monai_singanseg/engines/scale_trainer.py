@@ -61,7 +61,7 @@ def noise_amplitude(
 
 def ema_weight(decay: float, updates: int) -> float:
     """How much of the newest weights an exponential moving average takes in at its ``updates``-th update (from 0):
-    ``1 - min(decay, (1 + n) / (10 + n))``, TensorFlow's ``ExponentialMovingAverage`` warm-up, so the average of a
+    ``1 - min(decay, (1 + updates) / (10 + updates))``, TensorFlow's ``ExponentialMovingAverage`` warm-up, so the average of a
     short scale forgets its starting weights."""
     return 1 - min(decay, (1 + updates) / (10 + updates))
 
