@@ -16,6 +16,7 @@ from monai_singanseg.visualize.figures import (
     to_pil,
     to_uint8_rgb,
 )
+from monai_singanseg.visualize.loss_chart import loss_curves_chart
 
-__all__ = ["channel_comparison", "closest_pairs", "histogram_chart", "label_overlay", "mask_maps", "overlay_mask", "sample_grid", "to_pil",
+__all__ = ["channel_comparison", "closest_pairs", "histogram_chart", "label_overlay", "loss_curves_chart", "mask_maps", "overlay_mask", "sample_grid", "to_pil",
            "to_uint8_rgb"]
