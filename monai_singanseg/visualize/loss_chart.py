@@ -12,7 +12,7 @@ from monai_singanseg.visualize.figures import _BACKGROUND, _SERIES_COLOURS, _TEX
 __all__ = ["loss_curves_chart"]
 
 _PANEL_HEIGHT = 150
-_LEFT, _RIGHT, _TOP, _GAP = 64, 12, 28, 30
+_LEFT, _RIGHT, _TOP, _GAP = 12, 12, 28, 30
 
 
 def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -38,7 +38,8 @@ def loss_curves_chart(
         width: picture width in pixels.
 
     Returns:
-        RGB image, one panel per loss; scales alternate in colour and are labelled at their start.
+        RGB image, one panel per loss; scales alternate in colour, each drawn on its own vertical range, whose
+        top and bottom values it is labelled with.
 
     Raises:
         ValueError: no curves, or a name that a scale lacks.
@@ -65,23 +66,23 @@ def loss_curves_chart(
     for panel, name in enumerate(names):
         top = _TOP + panel * (_PANEL_HEIGHT + _GAP)
         smoothed = [_running_mean(np.asarray(curves[s][name], dtype=np.float64), smoothing) for s in scales]
-        joined = np.concatenate(smoothed)
-        low, high = float(joined.min()), float(joined.max())
-        span = high - low or 1.0
-        draw.text((_LEFT, top - 16), f"{name} (running mean of {smoothing})", fill=_TEXT, font=_font())
+        draw.text((_LEFT, top - 16), f"{name} (running mean of {smoothing}; each scale spans its own range)",
+                  fill=_TEXT, font=_font())
         draw.rectangle([_LEFT, top, _LEFT + plot_width, top + _PANEL_HEIGHT], outline=_TEXT)
-        for value, y in ((high, top), (low, top + _PANEL_HEIGHT)):
-            draw.text((4, y - 6), f"{value:.3g}", fill=_TEXT, font=_font())
         start = 0
         for index, (scale, values) in enumerate(zip(scales, smoothed)):
+            # Each scale on its own vertical range: the finer scales' losses are far smaller, and whether a curve
+            # has flattened is a question about its own shape.
+            low, high = float(values.min()), float(values.max())
             colour = _SERIES_COLOURS[index % 2]
             xs = _LEFT + (start + np.arange(len(values))) / total * plot_width
-            ys = top + _PANEL_HEIGHT * (1 - (values - low) / span)
+            ys = top + 4 + (_PANEL_HEIGHT - 8) * (1 - (values - low) / (high - low or 1.0))
             if len(values) > 1:
                 draw.line(list(zip(xs.tolist(), ys.tolist())), fill=colour, width=1)
-            if panel == 0:
-                draw.text((xs[0] + 2, top + 2), f"scale {scale}", fill=colour, font=_font())
             if index:
                 draw.line([xs[0], top, xs[0], top + _PANEL_HEIGHT], fill=(200, 200, 200))
+            caption = f"scale {scale}: " if panel == 0 else ""
+            draw.text((xs[0] + 2, top + 2), f"{caption}{high:.3g}", fill=colour, font=_font())
+            draw.text((xs[0] + 2, top + _PANEL_HEIGHT - 12), f"{low:.3g}", fill=colour, font=_font())
             start += len(values)
     return canvas
