@@ -96,3 +96,17 @@ def test_history_syncs_a_scale_once_not_every_iteration(monkeypatch, phantom_pai
     monkeypatch.setattr(torch.Tensor, "cpu", counting_cpu)
     trainer.run()
     assert len([c for c in copies if c == (4, 4)]) == trainer.spec.num_scales
+
+
+def test_running_mean_averages_the_last_window_points():
+    from monai_singanseg.visualize.loss_chart import _running_mean
+
+    np.testing.assert_allclose(_running_mean(np.array([2.0, 4.0, 6.0, 8.0]), 2), [2.0, 3.0, 5.0, 7.0])
+
+
+@pytest.mark.parametrize("flags", [("--window", "0"), ("--tolerance", "-0.1"), ("--losses", "style")])
+def test_benchmark_refuses_bad_arguments_before_training(monkeypatch, capsys, flags):
+    monkeypatch.setattr(sys, "argv", ["bench_loss_curves.py", *flags])
+    with pytest.raises(SystemExit):
+        bench_loss_curves.main()
+    assert flags[0] in capsys.readouterr().err

@@ -16,11 +16,10 @@ _LEFT, _RIGHT, _TOP, _GAP = 12, 12, 28, 30
 
 
 def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
-    window = max(1, min(window, len(values)))
-    sums = np.cumsum(np.concatenate([[0.0], values]))
-    # The first window - 1 points average what came before them.
-    counts = np.minimum(np.arange(1, len(values) + 1), window)
-    return (sums[1:] - sums[np.maximum(np.arange(1, len(values) + 1) - window, 0)]) / counts
+    """The mean of each point and the ``window - 1`` before it (fewer at the start)."""
+    sums = np.cumsum(values)
+    sums[window:] = sums[window:] - sums[:-window]
+    return sums / np.minimum(np.arange(1, len(values) + 1), window)
 
 
 def loss_curves_chart(
