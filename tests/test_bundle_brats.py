@@ -490,7 +490,7 @@ def _compare(data: Path, out: Path, **env: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_comparison_script_runs_its_rows_in_two_lanes_and_tabulates_them(tmp_path):
     out = tmp_path / "out"
-    result = _compare(_brats2015_layout(tmp_path / "data"), out, JOBS="2", ROWS="real both")
+    result = _compare(_brats2015_layout(tmp_path / "data"), out, JOBS="2", ROWS="real both", TIDY_LABELS="True")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     table = (out / "output" / "metrics" / "comparison.md").read_text()
     means = [line.split(" | ")[0].strip("| ") for line in table.splitlines() if " | mean | " in line]
@@ -504,7 +504,8 @@ def test_comparison_script_runs_its_rows_in_two_lanes_and_tabulates_them(tmp_pat
 
 
 @pytest.mark.parametrize("env, message", [({"ROWS": "real synthtic"}, "unknown row 'synthtic'"),
-                                          ({"ROWS": " "}, "ROWS names no row"), ({"JOBS": "0"}, "JOBS must be")])
+                                          ({"ROWS": " "}, "ROWS names no row"), ({"JOBS": "0"}, "JOBS must be"),
+                                          ({"TIDY_LABELS": "yes"}, "TIDY_LABELS must be True or False")])
 def test_comparison_script_refuses_bad_settings_before_any_work(tmp_path, env, message):
     result = _compare(tmp_path / "data", tmp_path / "out", **env)
     assert result.returncode == 2 and message in result.stderr

@@ -20,6 +20,8 @@ cd "$(dirname "$0")/.."
 : "${BATCH_SIZE:=16}" "${UNET_LEVELS:=5}" "${UNET_FILTERS:=16}" "${NUM_WORKERS:=0}" "${ROWS:=real synthetic both}"
 # CONVERGED_CHECK=1 also trains the real row with half the updates: if that row is as good, the real row had converged.
 : "${CONVERGED_CHECK:=1}"
+# TIDY_LABELS=True sets tumour labels outside the brain and tumour speckles of the synthetic labels to background.
+: "${TIDY_LABELS:=False}"
 # JOBS > 1 runs that many steps at once (the generators split by slice, the rows side by side), each with
 # OMP_NUM_THREADS threads, 1 unless set, so that JOBS steps on JOBS cores do not oversubscribe them.
 : "${JOBS:=1}"
@@ -27,6 +29,7 @@ for row in $ROWS; do
     [[ $row == real || $row == synthetic || $row == both ]] || { echo "ROWS: unknown row '$row' (real, synthetic or both)" >&2; exit 2; }
 done
 [[ -n ${ROWS// /} ]] || { echo "ROWS names no row (real, synthetic or both)" >&2; exit 2; }
+[[ $TIDY_LABELS == True || $TIDY_LABELS == False ]] || { echo "TIDY_LABELS must be True or False, got '$TIDY_LABELS'" >&2; exit 2; }
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "JOBS must be a whole number of at least 1, got '$JOBS'" >&2; exit 2; }
 (( JOBS == 1 )) || export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 common=(--meta_file configs/metadata.json --logging_file configs/logging.conf
@@ -94,7 +97,7 @@ if [[ " $ROWS " == *" synthetic "* || " $ROWS " == *" both "* ]]; then
             --generators#slices "\$monai_singanseg.apps.mri.read_datalist(@slices_datalist)[$shard::$JOBS]"
     done
     wait_lanes
-    run generate --synthesis#num_samples "$num_samples" --synthesis#write_dicom False
+    run generate --synthesis#num_samples "$num_samples" --synthesis#write_dicom False --synthesis#tidy_labels "$TIDY_LABELS"
     run report
     for row in $ROWS; do
         [[ $row == real ]] && continue
