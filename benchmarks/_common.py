@@ -207,9 +207,12 @@ def extrapolate_work(short: float, long: float, short_iterations: int, long_iter
 def our_gflop(image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings) -> float:
     """Work of one model, each scale extrapolated from two short trainings, of one period and of two.
 
-    A period is 2 iterations, or one whole cycle of a lazy gradient penalty when that is longer.
+    A period is 2 iterations, or one whole cycle of a lazy gradient penalty and a lazy reconstruction when that is
+    longer.
     """
-    period = max(2, math.lcm(settings.gradient_penalty_interval, settings.critic_steps) // settings.critic_steps)
+    penalty_period = math.lcm(settings.gradient_penalty_interval, settings.critic_steps) // settings.critic_steps
+    reconstruction_period = math.lcm(settings.reconstruction_interval, settings.generator_steps) // settings.generator_steps
+    period = max(2, math.lcm(penalty_period, reconstruction_period))
     once = _gflop_per_scale(image, mask, settings, period)
     twice = _gflop_per_scale(image, mask, settings, 2 * period)
     schedule = settings.iterations_per_scale(len(once))

@@ -108,6 +108,9 @@ class SinGANSegSettings:
         "result (weight averaging, Yazici et al., ICLR 2019); 0: the last weights, as the reference. 0.97 and 0.99 on "
         "the draft recipe at 64 px moved patch SWD by -0.8 to +1.0, no better than its seeds (BENCHMARKS.md)")
     reconstruction_weight: float = _setting(10.0, "weight of the reconstruction MSE (the reference's alpha)")
+    reconstruction_interval: int = _setting(
+        1, "generator updates per reconstruction loss, taken with interval x the weight (lazy, as "
+        "gradient_penalty_interval); 1: at every update, as the reference")
     noise_amplitude_factor: float = _setting(0.1, "noise amplitude = factor x RMSE of the coarser reconstruction")
     warm_start: bool = _setting(True, "start each scale from the previous scale's weights when widths match")
     reference_batchnorm_statistics: bool = _setting(
@@ -235,6 +238,7 @@ _INTERVALS: dict[str, _Interval] = {
     "gradient_penalty_interval": _AT_LEAST_ONE,
     "generator_ema": _Interval(0, 1, high_open=True),
     "reconstruction_weight": _NON_NEGATIVE,
+    "reconstruction_interval": _AT_LEAST_ONE,
     "noise_amplitude_factor": _NON_NEGATIVE,
     # torch.Generator.manual_seed takes [-2**63, 2**64 - 1]; training also seeds with seed + 1.
     "seed": _Interval(-(2**63), 2**64 - 2),

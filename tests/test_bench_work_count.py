@@ -17,10 +17,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from _common import counted_gflop, our_gflop  # noqa: E402
 
 
-@pytest.mark.parametrize("interval", [1, 4])
-def test_the_extrapolated_work_is_the_work_of_the_whole_training(phantom_pair, tiny_settings, interval):
-    # 8 iterations: whole penalty periods, so the count has no fraction of a penalty to round.
-    settings = dataclasses.replace(tiny_settings, iterations=8, critic_steps=1, gradient_penalty_interval=interval)
+@pytest.mark.parametrize("interval, reconstruction_interval", [(1, 1), (4, 1), (1, 4), (2, 4)])
+def test_the_extrapolated_work_is_the_work_of_the_whole_training(phantom_pair, tiny_settings, interval,
+                                                                 reconstruction_interval):
+    # 8 iterations: whole penalty and reconstruction periods, so the count has no fraction of either to round.
+    settings = dataclasses.replace(tiny_settings, iterations=8, critic_steps=1, gradient_penalty_interval=interval,
+                                   reconstruction_interval=reconstruction_interval)
     image, mask = phantom_pair
     layout = ChannelLayout.from_data(image, mask, settings.label_encoding)
     whole = counted_gflop(SinGANSegTrainer(layout.encode(image, mask), layout, settings).run)

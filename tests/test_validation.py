@@ -51,6 +51,7 @@ OUT_OF_RANGE = [
     ("generator_steps", 0, r">= 1"),
     ("gradient_penalty_weight", -0.1, r"finite number >= 0"),
     ("gradient_penalty_interval", 0, r">= 1"),
+    ("reconstruction_interval", 0, r">= 1"),
     ("reconstruction_weight", math.nan, r"finite number >= 0"),
     ("noise_amplitude_factor", -1.0, r"finite number >= 0"),
     ("seed", 2**64, r"in \[-9223372036854775808, 18446744073709551614\]"),

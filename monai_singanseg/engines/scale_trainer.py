@@ -86,8 +86,9 @@ class ScaleTrainer:
        redraws ``z_opt`` there every iteration and keeps the last one);
     2. ``critic_steps`` critic updates, each with a fresh random sample through the frozen coarser scales, loss
        ``-D(real) + D(fake) + gradient penalty`` (the penalty every ``gradient_penalty_interval`` updates);
-    3. ``generator_steps`` generator updates on ``-D(fake) + alpha * MSE(G(z_opt), real)``. With one step the
-       generator reuses the last critic step's fake, as the reference; more steps redraw the fake each time.
+    3. ``generator_steps`` generator updates on ``-D(fake) + alpha * MSE(G(z_opt), real)`` (the reconstruction
+       every ``reconstruction_interval`` updates). With one step the generator reuses the last critic step's fake, as
+       the reference; more steps redraw the fake each time.
     4. the learning-rate schedules advance (x ``lr_decay`` once, after ``lr_decay_fraction`` of this scale's
        iterations).
 
@@ -196,10 +197,18 @@ class ScaleTrainer:
             return self.generator(rec_input, coarser)
 
     def _reconstruction_loss(self) -> torch.Tensor:
+        # Lazy, as the penalty: every ``interval`` generator updates, ``interval`` times as strong, and advancing
+        # the BatchNorm statistics as the skipped passes would have.
+        interval = self.settings.reconstruction_interval
         passes = REFERENCE_RECONSTRUCTION_PASSES if self.settings.reference_batchnorm_statistics else 1
-        rec = self._reconstruction(passes)
+        rec = self._reconstruction(passes * interval)
         squared_error = (rec - self.real) ** 2
-        return self.settings.reconstruction_weight * per_model_mean(squared_error, self.num_models).sum()
+        weight = self.settings.reconstruction_weight * interval
+        return weight * per_model_mean(squared_error, self.num_models).sum()
+
+    def _reconstruction_due(self, generator_update: int) -> bool:
+        return (self.settings.reconstruction_weight != 0
+                and generator_update % self.settings.reconstruction_interval == 0)
 
     def _penalty(self, fake: torch.Tensor) -> torch.Tensor:
         # Lazy regularisation: the penalty every ``interval`` critic updates, ``interval`` times as strong. Its
@@ -235,7 +244,7 @@ class ScaleTrainer:
                 fake = self.generator(self._amplitude_map * noise + previous, previous)
             adversarial = generator_wasserstein_loss(self.critic(fake))
             reconstruction = torch.zeros((), device=self.real.device)
-            if self.settings.reconstruction_weight != 0:
+            if self._reconstruction_due(self.iteration * self.settings.generator_steps + s):
                 reconstruction = self._reconstruction_loss()
             self.optimizer_g.zero_grad(set_to_none=True)
             (adversarial + reconstruction).backward()
