@@ -12,6 +12,7 @@ from monai_singanseg.apps.mri import (
     StructureCounts,
     compare_structure,
     count_structure_violations,
+    read_slice,
     synthetic_report,
     write_slice_nifti,
 )
@@ -135,3 +136,71 @@ def test_tidying_refuses_a_bank_whose_labels_are_not_brats_naming_the_checkpoint
                                          r"\[0(\.0)?, 255(\.0)?\]"):
         generate_synthetic(tmp_path / "bank", tmp_path / "out", num_samples=2, write_dicom=False, tidy_labels=True)
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def _bank_of_one(trained_pyramid_file, tmp_path):
+    import shutil
+
+    member = tmp_path / "bank" / "member_000"
+    member.mkdir(parents=True)
+    shutil.copy(trained_pyramid_file, member / "slice_a.pt")
+    return tmp_path / "bank"
+
+
+@pytest.mark.parametrize("budget, attempts, structure_ok", [(1, 1, None), (2, 2, False), (3, 3, True), (5, 3, True)])
+def test_a_sample_whose_label_breaks_the_structure_is_drawn_again_within_the_budget(
+        trained_pyramid_file, tmp_path, monkeypatch, budget, attempts, structure_ok):
+    import torch
+
+    from monai_singanseg.apps.mri import generate as generate_module
+
+    image, label = _tumour()
+    floating = label.copy()
+    floating[50:54, 19:23] = 4  # a core with no tumour around it, and no speckle
+    assert count_structure_violations(image, floating) == StructureCounts(0, 1, 0)
+    draws = iter([floating, floating, label, label, label])
+    seen = []
+
+    def scripted_draw(model, start_scale, noise, shape, tidy_labels):
+        seen.append(noise)
+        return torch.as_tensor(image), torch.as_tensor(next(draws))[None]
+
+    from monai_singanseg.data import checkpoint
+
+    real_read = checkpoint.read_checkpoint
+
+    def as_slice(path, **kwargs):  # the slice metadata the written NIfTI needs
+        payload = real_read(path, **kwargs)
+        payload["metadata"] = {**payload.get("metadata", {}), "affine": np.eye(4).tolist(), "slice_shape": [SIZE, SIZE]}
+        return payload
+
+    monkeypatch.setattr(checkpoint, "read_checkpoint", as_slice)
+    monkeypatch.setattr(generate_module, "_draw", scripted_draw)
+    monkeypatch.setattr(generate_module, "is_brats_label_set", lambda values: True)
+    entries = generate_module.generate_synthetic(_bank_of_one(trained_pyramid_file, tmp_path), tmp_path / "out", 1,
+                                                 write_dicom=False, structure_attempts=budget)
+    # Budget 1 is plain sampling: the first draw, unchecked and not said to pass. Otherwise the first passing
+    # draw, or the last one.
+    assert (entries[0].get("attempts", 1), entries[0].get("structure_ok")) == (attempts, structure_ok)
+    assert len(seen) == attempts and all(noise is seen[0] for noise in seen)  # later draws go on from one generator
+    written = read_slice(entries[0]["image"], entries[0]["label"])[1]
+    np.testing.assert_array_equal(written, floating if attempts < 3 else label)
+
+
+@pytest.mark.parametrize("budget", [0, 1.5, True])
+def test_a_structure_budget_below_one_draw_is_refused(trained_pyramid_file, tmp_path, budget):
+    from monai_singanseg.apps.mri import generate_synthetic
+
+    with pytest.raises(ValueError, match="structure_attempts must be an integer >= 1"):
+        generate_synthetic(_bank_of_one(trained_pyramid_file, tmp_path), tmp_path / "out", 1, write_dicom=False,
+                           structure_attempts=budget)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_structure_budget_refuses_a_bank_whose_labels_are_not_brats(trained_pyramid_file, tmp_path):
+    from monai_singanseg.apps.mri import generate_synthetic
+
+    with pytest.raises(ValueError, match=r"structure_attempts > 1 needs a BraTS label set, but .*slice_a\.pt"):
+        generate_synthetic(_bank_of_one(trained_pyramid_file, tmp_path), tmp_path / "out", 1, write_dicom=False,
+                           structure_attempts=2)
+    assert not (tmp_path / "out").exists()

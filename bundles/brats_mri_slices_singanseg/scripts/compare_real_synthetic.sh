@@ -22,6 +22,8 @@ cd "$(dirname "$0")/.."
 : "${CONVERGED_CHECK:=1}"
 # TIDY_LABELS=True sets tumour labels outside the brain and tumour speckles of the synthetic labels to background.
 : "${TIDY_LABELS:=False}"
+# STRUCTURE_ATTEMPTS > 1 draws a synthetic slice again, up to that many times, while its label breaks the structure.
+: "${STRUCTURE_ATTEMPTS:=1}"
 # JOBS > 1 runs that many steps at once (the generators split by slice, the rows side by side), each with
 # OMP_NUM_THREADS threads, 1 unless set, so that JOBS steps on JOBS cores do not oversubscribe them.
 : "${JOBS:=1}"
@@ -30,6 +32,7 @@ for row in $ROWS; do
 done
 [[ -n ${ROWS// /} ]] || { echo "ROWS names no row (real, synthetic or both)" >&2; exit 2; }
 [[ $TIDY_LABELS == True || $TIDY_LABELS == False ]] || { echo "TIDY_LABELS must be True or False, got '$TIDY_LABELS'" >&2; exit 2; }
+[[ $STRUCTURE_ATTEMPTS =~ ^[1-9][0-9]*$ ]] || { echo "STRUCTURE_ATTEMPTS must be a whole number of at least 1, got '$STRUCTURE_ATTEMPTS'" >&2; exit 2; }
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "JOBS must be a whole number of at least 1, got '$JOBS'" >&2; exit 2; }
 (( JOBS == 1 )) || export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 common=(--meta_file configs/metadata.json --logging_file configs/logging.conf
@@ -97,7 +100,8 @@ if [[ " $ROWS " == *" synthetic "* || " $ROWS " == *" both "* ]]; then
             --generators#slices "\$monai_singanseg.apps.mri.read_datalist(@slices_datalist)[$shard::$JOBS]"
     done
     wait_lanes
-    run generate --synthesis#num_samples "$num_samples" --synthesis#write_dicom False --synthesis#tidy_labels "$TIDY_LABELS"
+    run generate --synthesis#num_samples "$num_samples" --synthesis#write_dicom False --synthesis#tidy_labels "$TIDY_LABELS" \
+        --synthesis#structure_attempts "$STRUCTURE_ATTEMPTS"
     run report
     for row in $ROWS; do
         [[ $row == real ]] && continue

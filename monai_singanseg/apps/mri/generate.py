@@ -7,6 +7,7 @@ import logging
 import os
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import torch
 
 from monai_singanseg.apps.mri.dicom import write_dicom_series
 from monai_singanseg.apps.mri.ensemble import even_schedule, member_dirs
-from monai_singanseg.apps.mri.label_structure import tidy_tumour_label
+from monai_singanseg.apps.mri.label_structure import count_structure_violations, tidy_tumour_label
 from monai_singanseg.apps.mri.regions import is_brats_label_set
 from monai_singanseg.apps.mri.slices import ChannelRange, denormalise_channels
 from monai_singanseg.apps.mri.writers import write_slice_nifti
@@ -54,6 +55,17 @@ def _write_dicom(image: torch.Tensor, label: torch.Tensor, metadata: dict[str, A
                        series_number=len(names) + 1, derivation_description=_DERIVATION)
 
 
+def _draw(model: Any, start_scale: int, noise: torch.Generator, shape: tuple[int, ...],
+          tidy_labels: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    from monai_singanseg.utils.resize import resize
+
+    image, label = model.decode(resize(model.sample(1, start_scale, noise), shape))
+    image, label = image[0].float().cpu(), label[0].cpu()
+    if tidy_labels:
+        label = torch.as_tensor(tidy_tumour_label(image.numpy(), label[0].numpy()))[None]
+    return image, label
+
+
 def generate_synthetic(
     bank_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -63,6 +75,7 @@ def generate_synthetic(
     write_dicom: bool = True,
     device: str | torch.device = "cpu",
     tidy_labels: bool = False,
+    structure_attempts: int = 1,
 ) -> list[dict[str, Any]]:
     """Draw ``num_samples`` synthetic slices from the ensemble in ``bank_dir``, evenly over members and slices.
 
@@ -86,19 +99,27 @@ def generate_synthetic(
         device: where the generators run.
         tidy_labels: set tumour labels outside the brain and tumour speckles to background
             (:func:`~monai_singanseg.apps.mri.label_structure.tidy_tumour_label`); BraTS label sets only.
+        structure_attempts: draws at most per sample: a sample whose (tidied) label still breaks a check of
+            :func:`~monai_singanseg.apps.mri.label_structure.count_structure_violations` (a tumour core floating
+            in healthy tissue, which tidying cannot mend) is drawn again, from the same noise generator, until
+            one passes or the budget is spent, when the last draw is kept; 1: every first draw, as plain
+            sampling, unchecked. BraTS label sets only, when above 1; each entry then records its ``attempts`` and
+            whether the kept draw passes (``structure_ok``).
 
     Returns:
         The datalist entries, paths absolute.
 
     Raises:
         FileNotFoundError: no member bank in ``bank_dir``.
-        ValueError: members with different slices, ``num_samples < 1``, ``start_scale`` out of range, or
-            ``tidy_labels`` with a label set that is not BraTS's.
+        ValueError: members with different slices, ``num_samples < 1``, ``start_scale`` out of range,
+            ``structure_attempts < 1``, or ``tidy_labels`` or ``structure_attempts > 1`` with a label set that is not
+            BraTS's.
     """
     from monai_singanseg.data.bank import SinGANSegBank
     from monai_singanseg.data.checkpoint import pyramid_from_payload, read_checkpoint
-    from monai_singanseg.utils.resize import resize
 
+    if isinstance(structure_attempts, bool) or not isinstance(structure_attempts, int) or structure_attempts < 1:
+        raise ValueError(f"structure_attempts must be an integer >= 1 (draws per sample), got {structure_attempts!r}.")
     banks = [SinGANSegBank(folder) for folder in member_dirs(bank_dir)]
     slice_ids = _slice_ids(banks)
     schedule = even_schedule(num_samples, len(banks), len(slice_ids))
@@ -113,25 +134,36 @@ def generate_synthetic(
         payload = read_checkpoint(path, map_location=device)
         model, metadata = pyramid_from_payload(payload, source=str(path)), payload.get("metadata", {})
         shape = tuple(metadata.get("slice_shape") or model.scale_shapes[-1])
-        if tidy_labels and not is_brats_label_set(model.layout.label_values):
-            raise ValueError(f"tidy_labels needs a BraTS label set, but {path} has label values "
-                             f"{list(model.layout.label_values)}.")
+        for name, wanted in (("tidy_labels", tidy_labels), ("structure_attempts > 1", structure_attempts > 1)):
+            if wanted and not is_brats_label_set(model.layout.label_values):
+                raise ValueError(f"{name} needs a BraTS label set, but {path} has label values "
+                                 f"{list(model.layout.label_values)}.")
         for index in indices:
-            stack = model.sample(1, start_scale, torch.Generator().manual_seed(sample_seed(seed, index)))
-            image, label = model.decode(resize(stack, shape))
-            image, label = image[0].float().cpu(), label[0].cpu()
-            if tidy_labels:
-                label = torch.as_tensor(tidy_tumour_label(image.numpy(), label[0].numpy()))[None]
+            noise = torch.Generator().manual_seed(sample_seed(seed, index))
+            structure: dict[str, Any] = {}
+            for attempt in range(1, structure_attempts + 1):
+                image, label = _draw(model, start_scale, noise, shape, tidy_labels)
+                if structure_attempts == 1:
+                    break
+                structure = {"attempts": attempt, "structure_ok": not any(
+                    astuple(count_structure_violations(image.numpy(), label[0].numpy())))}
+                if structure["structure_ok"]:
+                    break
             stem = f"synthetic_{index:05d}"
             image_path, label_path = write_slice_nifti(image, label, metadata["affine"], out_dir, stem)
             entry = {"image": str(image_path), "label": str(label_path), "source_slice": slice_ids[position],
                      "case_id": metadata.get("case_id", ""), "member": member, "seed": sample_seed(seed, index),
-                     "start_scale": start_scale, "model": str(path), "tidy_labels": tidy_labels}
+                     "start_scale": start_scale, "model": str(path), "tidy_labels": tidy_labels,
+                     **structure}
             if write_dicom:
                 _write_dicom(image, label, metadata, out_dir / "dicom" / stem, index)
                 entry["dicom"] = str(out_dir / "dicom" / stem)
             entries[index] = entry
     ordered = [entries[i] for i in range(num_samples)]
+    if structure_attempts > 1:
+        logger.info("structure: %d of %d samples redrawn, %d still break a check after %d draws",
+                    sum(e["attempts"] > 1 for e in ordered), num_samples,
+                    sum(not e["structure_ok"] for e in ordered), structure_attempts)
     relative = [{**e, "image": Path(e["image"]).name, "label": Path(e["label"]).name,
                  **({"dicom": str(Path(e["dicom"]).relative_to(out_dir))} if "dicom" in e else {})} for e in ordered]
     write_datalist({"training": relative, "num_members": len(banks), "num_slices": len(slice_ids)},
