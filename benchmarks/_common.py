@@ -211,7 +211,8 @@ def our_gflop(image: np.ndarray, mask: np.ndarray, settings: SinGANSegSettings) 
     longer.
     """
     penalty_period = math.lcm(settings.gradient_penalty_interval, settings.critic_steps) // settings.critic_steps
-    reconstruction_period = math.lcm(settings.reconstruction_interval, settings.generator_steps) // settings.generator_steps
+    reconstruction_period = (math.lcm(settings.reconstruction_interval, settings.generator_steps)
+                             // settings.generator_steps)
     period = max(2, math.lcm(penalty_period, reconstruction_period))
     once = _gflop_per_scale(image, mask, settings, period)
     twice = _gflop_per_scale(image, mask, settings, 2 * period)
