@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -58,8 +59,10 @@ def _write_details(path, rows):
 
 def test_summary_orders_regions_wt_tc_et_and_keeps_a_missed_region_infinite(tmp_path):
     # MetricsSaver columns follow MONAI's channels: TC, WT, ET.
-    _write_details(tmp_path / "region_dice_raw.csv", {"a": [0.5, 0.8, 0.0], "b": [0.7, 0.9, "nan"]})
-    _write_details(tmp_path / "region_hd95_raw.csv", {"a": [4.0, 2.0, "inf"], "b": [6.0, 3.0, "nan"]})
+    # As MONAI writes them (test below): the distance is NaN for a region missing from either map, and the Dice
+    # (ignore_empty off) 0 for a region in one map only, 1 for one in neither.
+    _write_details(tmp_path / "region_dice_raw.csv", {"a": [0.5, 0.8, 0.0], "b": [0.7, 0.9, 1.0]})
+    _write_details(tmp_path / "region_hd95_raw.csv", {"a": [4.0, 2.0, "nan"], "b": [6.0, 3.0, "nan"]})
     summary = summarise_regions(tmp_path, tmp_path / "brats_regions.json")
     assert list(summary["mean"]) == ["WT", "TC", "ET"]
     assert summary["mean"]["WT"] == {"dice": pytest.approx(0.85), "hd95": pytest.approx(2.5)}
@@ -67,6 +70,45 @@ def test_summary_orders_regions_wt_tc_et_and_keeps_a_missed_region_infinite(tmp_
     # b has no ET in either map: no value there; a missed ET in a: Dice 0, an infinite distance, not averaged away.
     assert summary["mean"]["ET"]["dice"] == 0.0 and math.isinf(summary["mean"]["ET"]["hd95"])
     assert (tmp_path / "brats_regions.json").is_file()
+
+
+@pytest.mark.parametrize("predicted, present", [(False, True), (True, False), (False, False)])
+def test_monai_gives_no_distance_when_either_map_is_empty_and_dice_tells_the_cases_apart(predicted, present):
+    from monai.metrics import DiceMetric, HausdorffDistanceMetric
+
+    region = torch.zeros(1, 1, 8, 8)
+    region[0, 0, 2:5, 2:5] = 1
+    prediction, reference = region * predicted, region * present
+    distance = HausdorffDistanceMetric(include_background=True, percentile=95)(prediction, reference)
+    dice = DiceMetric(include_background=True, ignore_empty=False)(prediction, reference)
+    # If MONAI starts to give inf (or a number) here, summarise_regions' reading of NaN needs another look.
+    assert torch.isnan(distance).all()
+    assert float(dice) == (0.0 if predicted or present else 1.0)
+
+
+def test_the_summary_counts_a_region_predicted_where_there_is_none_as_missed(tmp_path):
+    _write_details(tmp_path / "region_dice_raw.csv", {"a": [0.0, 0.8, 0.9], "b": [1.0, 0.9, 0.8]})
+    _write_details(tmp_path / "region_hd95_raw.csv", {"a": ["nan", 2.0, 3.0], "b": ["nan", 3.0, 4.0]})
+    summary = summarise_regions(tmp_path)
+    # a: tumour core predicted (or missed) where one map has none; b: no core in either, left out of the mean.
+    assert summary["per_subject"]["a"]["TC"] == {"dice": 0.0, "hd95": math.inf}
+    assert all(math.isnan(v) for v in summary["per_subject"]["b"]["TC"].values())
+    assert summary["mean"]["TC"]["dice"] == 0.0 and math.isinf(summary["mean"]["TC"]["hd95"])
+
+
+BRATS_CONFIGS = Path(__file__).resolve().parents[1] / "bundles" / "brats_mri_slices_singanseg" / "configs"
+
+
+def test_the_evaluate_step_scores_empty_maps_as_the_brats_challenge():
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config([str(BRATS_CONFIGS / "common.json"), str(BRATS_CONFIGS / "evaluate.json")])
+    parser["label_values"], parser["device"] = [0, 1, 2, 4], "$torch.device('cpu')"
+    handlers = [parser.get_parsed_content("validate#key_metric#dice"),
+                parser.get_parsed_content("validate#region_metrics#region_dice")]
+    assert all(h.metric_fn.ignore_empty is False and h.save_details for h in handlers)
+    assert [h.metric_fn.include_background for h in handlers] == [False, True]
 
 
 def test_summary_names_the_missing_metric_file(tmp_path):

@@ -56,8 +56,10 @@ def summarise_dice(
     """Per-class Dice per subject, keyed by label value, from the ``*_raw.csv`` of MONAI's ``MetricsSaver``.
 
     The CSV has one row per subject and one column per foreground class, in the order of ``label_values[1:]``.
-    A class absent from both the reference and the prediction of a subject has no Dice there (NaN); class means
-    skip those.
+    The evaluate step scores as the BraTS challenge does (MONAI's ``ignore_empty`` off): a class absent from both
+    the reference and the prediction of a subject has Dice 1 there, a class predicted where the reference has none
+    Dice 0. A NaN (a Dice computed with ``ignore_empty`` on, where the reference lacks the class) is skipped by the
+    class means.
 
     Args:
         raw_csv: the metric details file of ``MetricsSaver``.
@@ -76,13 +78,25 @@ def summarise_dice(
     return summary
 
 
+def _region_values(dice: float, hd95: float) -> dict[str, float]:
+    # MONAI's Hausdorff distance is NaN whenever either map is empty, so it cannot tell a missed or a false region
+    # from one absent from both. The Dice (ignore_empty off) can: 0 when exactly one map holds the region, 1 when
+    # neither does.
+    if math.isnan(hd95) and dice == 0:
+        return {"dice": 0.0, "hd95": math.inf}
+    if math.isnan(hd95) and dice == 1:
+        return {"dice": math.nan, "hd95": math.nan}
+    return {"dice": dice, "hd95": hd95}
+
+
 def summarise_regions(metrics_dir: str | os.PathLike, out_json: str | os.PathLike | None = None) -> dict[str, Any]:
     """Dice and 95 % Hausdorff distance of the BraTS regions per subject, and their means, from the
     ``region_dice_raw.csv`` and ``region_hd95_raw.csv`` that the evaluate step saves for a BraTS label set.
 
     A region absent from both the reference and the prediction of a subject has no value there (NaN); a region
-    present in only one of them has Dice 0 and an infinite distance, which the distance mean keeps: a missed region
-    is not a small error. Distances are in voxels (1 mm in BraTS volumes).
+    present in only one of them, missed or predicted where there is none, has Dice 0 and an infinite distance, which
+    the distance mean keeps: such a region is not a small error. The Dice must come with ``ignore_empty`` off (the
+    evaluate step's setting), which tells these cases apart where MONAI's distance, NaN for both, does not. Distances are in voxels (1 mm in BraTS volumes).
 
     Args:
         metrics_dir: the evaluate step's ``metrics_dir``.
@@ -96,7 +110,8 @@ def summarise_regions(metrics_dir: str | os.PathLike, out_json: str | os.PathLik
               for metric, name in REGION_METRICS.items()}
     subjects = list(values["dice"])
     order = ("WT", "TC", "ET")
-    per_subject = {s: {r: {m: values[m][s][r] for m in REGION_METRICS} for r in order} for s in subjects}
+    per_subject = {s: {r: _region_values(values["dice"][s][r], values["hd95"][s][r]) for r in order}
+                   for s in subjects}
     mean = {r: {m: _mean([per_subject[s][r][m] for s in subjects]) for m in REGION_METRICS} for r in order}
     summary = {"per_subject": per_subject, "mean": mean}
     if out_json is not None:
