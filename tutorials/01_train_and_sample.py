@@ -43,20 +43,8 @@ from monai_singanseg.data import endoscopy_phantom, list_training_items, load_tr
 from monai_singanseg.data.writers import write_png
 from monai_singanseg.engines import train_singanseg
 from monai_singanseg.utils.pyramid import compute_pyramid
-from monai_singanseg.visualize.figures import sample_grid
+from monai_singanseg.visualize import sample_grid, show_png
 
-
-def show(path):
-    """Display a PNG inline in a notebook; print its path when run as a script."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import Image, display
-    except ImportError:
-        get_ipython = None
-    if get_ipython is not None and get_ipython() is not None:
-        display(Image(filename=str(path)))
-    else:
-        print(f"see {path}")
 
 
 # %% [markdown]
@@ -80,7 +68,7 @@ print(f"{image_id}: image {tuple(image.shape)} {image.dtype}, label {tuple(label
 
 # sample_grid shows each image beside the same image with its mask outlined in green.
 write_png(sample_grid(image[None], label[None], label.unique().tolist()), OUT_DIR / "training_pair.png")
-show(OUT_DIR / "training_pair.png")
+show_png(OUT_DIR / "training_pair.png")
 
 # %% [markdown]
 # ## The pyramid
@@ -131,7 +119,7 @@ stacks = model.sample(num_samples, start_scale=0, generator=torch.Generator().ma
 images, labels = model.decode(stacks)
 print(f"stacks {tuple(stacks.shape)} -> images {tuple(images.shape)} {images.dtype}, labels {labels.unique().tolist()}")
 write_png(sample_grid(images, labels, model.layout.label_values), OUT_DIR / "samples.png")
-show(OUT_DIR / "samples.png")
+show_png(OUT_DIR / "samples.png")
 
 # %% [markdown]
 # Check what you see: each sample should look like the training image rearranged (the polyp moved, resized or
@@ -152,7 +140,7 @@ rows = [model.sample(4, start_scale=k, generator=torch.Generator().manual_seed(1
 rows.append(model.reconstruct().expand(4, -1, -1, -1))
 images, labels = model.decode(torch.cat(rows))
 write_png(sample_grid(images, labels, model.layout.label_values, columns=4), OUT_DIR / "start_scales.png")
-show(OUT_DIR / "start_scales.png")
+show_png(OUT_DIR / "start_scales.png")
 
 # How far each start scale strays from the training image: mean absolute difference of the decoded images.
 real = model.decode(model.reconstruct())[0].float()
@@ -169,7 +157,7 @@ height, width = model.scale_shapes[-1]
 wide = model.sample(2, start_scale=0, generator=torch.Generator().manual_seed(3), output_shape=(height, 2 * width))
 images, labels = model.decode(wide)
 write_png(sample_grid(images, labels, model.layout.label_values, columns=1), OUT_DIR / "wide_samples.png")
-show(OUT_DIR / "wide_samples.png")
+show_png(OUT_DIR / "wide_samples.png")
 
 # %% [markdown]
 # ## Save, load and write a synthetic dataset
@@ -195,7 +183,7 @@ pairs = sample_to_folder(checkpoint, OUT_DIR / "synthetic", num_samples=4 if QUI
 datalist = json.loads((OUT_DIR / "synthetic" / "datalist.json").read_text())
 print(f"wrote {len(pairs)} pairs, e.g. {pairs[0][0].name} + {pairs[0][1].name}; datalist entry:")
 print(json.dumps(datalist["training"][0], indent=1))
-show(OUT_DIR / "synthetic" / "grid.png")
+show_png(OUT_DIR / "synthetic" / "grid.png")
 
 # %% [markdown]
 # ## Where next

@@ -53,21 +53,9 @@ from monai_singanseg.data import SinGANSegBank, endoscopy_phantom, list_training
 from monai_singanseg.data.writers import to_uint8_rgb, write_png
 from monai_singanseg.train_many import train_many
 from monai_singanseg.transforms import QuantizeLabeld, RandSinGANSegd
-from monai_singanseg.visualize.figures import sample_grid
+from monai_singanseg.visualize import sample_grid, show_png
 
 
-
-def show(path):
-    """Display a PNG inline in a notebook; print its path when run as a script."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import Image, display
-    except ImportError:
-        get_ipython = None
-    if get_ipython is not None and get_ipython() is not None:
-        display(Image(filename=str(path)))
-    else:
-        print(f"see {path}")
 
 
 # %% [markdown]
@@ -160,7 +148,7 @@ for epoch in range(2):
     labels.append(batch["label"].as_tensor().transpose(-1, -2))
 grid = sample_grid(torch.cat(images), torch.cat(labels), (0, 1), columns=len(data))
 write_png(grid, OUT_DIR / "augmented_batches.png")
-show(OUT_DIR / "augmented_batches.png")
+show_png(OUT_DIR / "augmented_batches.png")
 
 # %% [markdown]
 # ## Train a segmentation network

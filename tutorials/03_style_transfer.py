@@ -48,20 +48,8 @@ from monai_singanseg.data.writers import to_uint8_rgb, write_png
 from monai_singanseg.engines import train_singanseg
 from monai_singanseg.style import GatysStyleTransfer, style_transfer
 from monai_singanseg.transforms import RandStyleTransferd, StyleTransferd
-from monai_singanseg.visualize.figures import sample_grid
+from monai_singanseg.visualize import sample_grid, show_png
 
-
-def show(path):
-    """Display a PNG inline in a notebook; print its path when run as a script."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import Image, display
-    except ImportError:
-        get_ipython = None
-    if get_ipython is not None and get_ipython() is not None:
-        display(Image(filename=str(path)))
-    else:
-        print(f"see {path}")
 
 
 # %% [markdown]
@@ -139,7 +127,7 @@ for method, out in styled.items():
 # One row per method (synthetic first); the masks are the synthetic ones, untouched by every method.
 rows = torch.cat([synthetic, *styled.values()])
 write_png(sample_grid(rows, labels.repeat(len(styled) + 1, 1, 1, 1), model.layout.label_values), OUT_DIR / "styled.png")
-show(OUT_DIR / "styled.png")
+show_png(OUT_DIR / "styled.png")
 
 # %% [markdown]
 # Both weight-free methods close most of the colour gap. Fourier adaptation copies the mean colour exactly (the

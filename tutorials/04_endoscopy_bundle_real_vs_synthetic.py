@@ -46,19 +46,7 @@ from PIL import Image
 import monai_singanseg
 from monai_singanseg.apps.endoscopy import pair_polyp_folder, read_datalist
 from monai_singanseg.data import endoscopy_phantom
-
-
-def show(path):
-    """Display a PNG inline in a notebook; print its path when run as a script."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import Image as IPythonImage, display
-    except ImportError:
-        get_ipython = None
-    if get_ipython is not None and get_ipython() is not None:
-        display(IPythonImage(filename=str(path)))
-    else:
-        print(f"see {path}")
+from monai_singanseg.visualize import show_png
 
 
 def find_bundle(name):
@@ -199,7 +187,7 @@ print(f"{len(bank)} pyramids: {bank}")
 run_step("generate.json")
 synthetic_datalist = workspace / "output" / "synthetic" / "datalist.json"
 print(f"{len(read_datalist(synthetic_datalist))} synthetic pairs in {synthetic_datalist}")
-show(workspace / "output" / "synthetic" / "generated" / "grid.png")
+show_png(workspace / "output" / "synthetic" / "generated" / "grid.png")
 
 # %% [markdown]
 # ## 3-4. Train UNet++ on real, then on synthetic data, and evaluate both on the same held-out real images
@@ -256,8 +244,8 @@ run_step("experiments.json", **{
     "experiments#overrides": overrides,
 })
 print((experiments_dir / "results.md").read_text())
-show(experiments_dir / "small_data_iou.png")
-show(experiments_dir / "mask_sizes.png")
+show_png(experiments_dir / "small_data_iou.png")
+show_png(experiments_dir / "mask_sizes.png")
 
 # %% [markdown]
 # ## Reading the results, and scaling up

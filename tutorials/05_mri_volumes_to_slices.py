@@ -48,7 +48,7 @@ from monai_singanseg import SinGANSeg
 from monai_singanseg.apps.mri import find_cases, read_datalist, read_series_headers, write_dicom_series
 from monai_singanseg.data import load_image
 from monai_singanseg.data.writers import write_png
-from monai_singanseg.visualize.figures import sample_grid
+from monai_singanseg.visualize import sample_grid, show_png
 
 HAVE_DICOM = all(importlib.util.find_spec(name) for name in ("pydicom", "itk"))
 # How a case folder names its files: the BraTS 2015 layout of ../shared/data/brats/brats2015_2ch. BraTS 2020 would
@@ -62,18 +62,6 @@ CASE_LAYOUT = {
     "label_values": [0, 1, 2, 3, 4],  # 1 necrosis, 2 oedema, 3 non-enhancing, 4 enhancing tumour
 }
 
-
-def show(path):
-    """Display a PNG inline in a notebook; print its path when run as a script."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import Image, display
-    except ImportError:
-        get_ipython = None
-    if get_ipython is not None and get_ipython() is not None:
-        display(Image(filename=str(path)))
-    else:
-        print(f"see {path}")
 
 
 def find_bundle(name):
@@ -288,7 +276,7 @@ for name, (images, labels) in {"real_slices": (real_images, real_labels),
     for channel, channel_name in enumerate(CASE_LAYOUT["channel_names"]):
         path = OUT_DIR / f"{name}_{channel_name}.png"
         write_png(sample_grid(images[:, channel : channel + 1], labels, label_values), path)
-    show(OUT_DIR / f"{name}_flair.png")
+    show_png(OUT_DIR / f"{name}_flair.png")
 
 # %% [markdown]
 # The DICOM headers say what the files are: derived, secondary, synthetic images, with no patient name or ID.

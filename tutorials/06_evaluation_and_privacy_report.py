@@ -48,19 +48,8 @@ from monai_singanseg.data import SinGANSegBank, endoscopy_phantom, generate_data
 from monai_singanseg.data.writers import to_uint8_rgb, write_png
 from monai_singanseg.evaluation import ImageMaskSet, build_report, evaluate_sets, load_image_mask_set
 from monai_singanseg.train_many import train_many
+from monai_singanseg.visualize import show_png
 
-
-def show(path):
-    """Display a PNG inline in a notebook; print its path when run as a script."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import Image, display
-    except ImportError:
-        get_ipython = None
-    if get_ipython is not None and get_ipython() is not None:
-        display(Image(filename=str(path)))
-    else:
-        print(f"see {path}")
 
 
 # %% [markdown]
@@ -95,7 +84,7 @@ train_many(real_datalist, bank_dir, settings, models_per_batch=NUM_REAL, label_t
 bank = SinGANSegBank([bank_dir / f"{item.image_id}.pt" for item in items])
 summary = generate_dataset(bank, OUT_DIR / "synthetic", per_model=SAMPLES_PER_IMAGE, start_scale=0, seed=0)
 print(f"{len(bank)} generators, {summary.num_pairs} synthetic pairs; datalist {summary.datalist}")
-show(summary.grid)
+show_png(summary.grid)
 
 # %% [markdown]
 # ## The report
@@ -109,7 +98,7 @@ metrics = build_report(real_datalist, summary.datalist, report_dir, size=32 if Q
 print(json.dumps(metrics["verdict"], indent=1))
 print((report_dir / "report.md").read_text())
 for figure in ("samples_synthetic.png", "foreground_fraction_histogram.png", "closest_pairs.png"):
-    show(report_dir / figure)
+    show_png(report_dir / figure)
 
 # %% [markdown]
 # How to read it:

@@ -40,7 +40,7 @@ from monai_singanseg.data import endoscopy_phantom, list_training_items, load_tr
 from monai_singanseg.data.size_control import ShareTarget, foreground_share, sample_with_share
 from monai_singanseg.data.writers import write_png
 from monai_singanseg.engines import train_singanseg
-from monai_singanseg.visualize.figures import sample_grid
+from monai_singanseg.visualize import sample_grid, show_png
 
 # %% [markdown]
 # ## A pyramid
@@ -117,7 +117,7 @@ for scale in range(1, model.num_trained_scales):
              for tile in (as_rgb(mask), image_.to(torch.uint8), as_rgb(label_))]
     rows.append(torch.cat(tiles, dim=2))  # one line per injection scale, side by side
 write_png(torch.cat(rows, dim=1).permute(1, 2, 0).numpy(), OUT_DIR / "requested_generated_by_scale.png")
-print(f"see {OUT_DIR / 'requested_generated_by_scale.png'}")
+show_png(OUT_DIR / "requested_generated_by_scale.png")
 
 # %% [markdown]
 # ## An edit at a chosen scale
@@ -132,7 +132,8 @@ edited = model.sample(2, inject=edit, inject_scale=model.num_trained_scales - 1,
                       generator=torch.Generator().manual_seed(1))
 images, labels = model.decode(torch.cat([reconstruction, edited]))
 write_png(sample_grid(images, labels, model.layout.label_values), OUT_DIR / "edit.png")
-print(f"see {OUT_DIR / 'edit.png'} (reconstruction, then two samples of the moved lesion)")
+print("the reconstruction, then two samples of the moved lesion:")
+show_png(OUT_DIR / "edit.png")
 
 # %% [markdown]
 # ## Lesion sizes on request
