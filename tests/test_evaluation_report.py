@@ -193,21 +193,6 @@ def test_set_names_fall_back_to_folders_then_positions() -> None:
     assert set_names(["x/datalist.json", "x/datalist.json"]) == ["0_datalist", "1_datalist"]
 
 
-def test_jpeg_masks_are_thresholded_and_one_channel_is_kept(tmp_path: Path) -> None:
-    image = smooth_rgb(0, (32, 32))
-    mask = np.random.default_rng(0).integers(0, 100, (32, 32, 3)).astype(np.uint8)  # JPEG-like ringing below 127
-    mask[8:24, 8:16, 0] = 200
-    mask[..., 1] = 255  # other channels are ignored: the first one is the mask
-    Image.fromarray(image).save(tmp_path / "image.jpg")
-    Image.fromarray(mask).save(tmp_path / "mask.png")
-    datalist = tmp_path / "set.json"
-    datalist.write_text(json.dumps({"training": [{"image": "image.jpg", "label": "mask.png"}]}))
-    loaded = load_image_mask_set(datalist, size=32, progress=False)
-    assert loaded.images.shape == (1, 3, 32, 32) and loaded.masks.shape == (1, 1, 32, 32)
-    assert float(loaded.masks.mean()) == pytest.approx(16 * 8 / 32**2)
-    assert 0.0 <= float(loaded.images.min()) and float(loaded.images.max()) <= 1.0
-
-
 def test_cli_names_a_missing_datalist(tmp_path: Path, tiny_real: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nowhere.json"
     assert evaluate("--real", str(tiny_real), "--synthetic", str(missing), "--out", str(tmp_path / "r")) == 2

@@ -94,6 +94,43 @@ def test_noise_blank_shuffled_and_inverted_images_are_judged_unfaithful(
     assert test["p_value"] == pytest.approx(1 / math.comb(len(real.names) + len(held_out.names), len(real.names)))
 
 
+@pytest.mark.parametrize("corrupt", [noise, blank], ids=lambda corrupt: corrupt.__name__)
+def test_a_set_half_of_noise_or_blank_images_is_not_called_faithful(
+    real: ImageMaskSet, held_out: ImageMaskSet, corrupt: Callable[[torch.Tensor], torch.Tensor]
+) -> None:
+    # 10 good and 10 bad images against 5 real ones: p about 0.06, so the patch test alone cannot reject the set.
+    images = torch.cat([held_out.images, corrupt(held_out.images)])
+    metrics = evaluate_sets(real, image_mask_set(images, held_out.masks.repeat(2, 1, 1, 1), "half")).metrics
+    test = metrics["fidelity"]["patch_test"]
+    assert test["p_value"] >= metrics["fidelity"]["test_level"] and test["num_beyond"] >= 10
+    assert test["foreign_share"] > 0.2
+    assert metrics["verdict"]["faithful_images"] is None and metrics["verdict"]["faithful"] is None
+    assert [item["synthetic"] for item in test["farthest_beyond"]][:10] != []
+    assert {f"half_{index}.png" for index in range(10, 20)} <= {item["synthetic"] for item in test["farthest_beyond"]}
+    text = render_markdown({**metrics, "inputs": {}}, [])
+    assert "| - images | cannot tell |" in text and "more than chance explains" in text
+    assert "looks faithful" not in text
+
+
+def test_noise_is_not_called_diverse(real: ImageMaskSet, held_out: ImageMaskSet) -> None:
+    metrics = evaluate_sets(real, image_mask_set(noise(held_out.images), held_out.masks, "noise")).metrics
+    assert metrics["diversity"]["singan_diversity"] > 0.2  # noise differs from itself
+    assert metrics["verdict"]["faithful_images"] is False and metrics["verdict"]["diverse"] is None
+    assert "Diversity is not judged" in render_markdown({**metrics, "inputs": {}}, [])
+
+
+@pytest.mark.parametrize("field", ["images", "masks"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_nan_or_inf_in_a_set_is_refused_not_passed(
+    real: ImageMaskSet, held_out: ImageMaskSet, field: str, value: float
+) -> None:
+    # A NaN fails every comparison, so it would pass every threshold: copies with one NaN pixel looked safe.
+    images, masks = real.images.clone(), real.masks.clone()
+    {"images": images, "masks": masks}[field][3, 0, 5, 5] = value
+    with pytest.raises(ValueError, match=f"synthetic {field} hold NaN or Inf values \\(copy_3.png"):
+        evaluate_sets(real, image_mask_set(images, masks, "copy"))
+
+
 @pytest.mark.parametrize("cast", [lambda x: x[:, [2, 1, 0]], lambda x: 0.6 * x], ids=["red-blue swapped", "darker"])
 def test_colour_casts_lie_far_beyond_the_real_spread(
     real: ImageMaskSet, held_out: ImageMaskSet, cast: Callable[[torch.Tensor], torch.Tensor]
@@ -137,11 +174,12 @@ def test_identical_samples_are_not_diverse(real: ImageMaskSet, held_out: ImageMa
 
 
 def test_varied_samples_of_one_image_are_diverse(real: ImageMaskSet) -> None:
-    generator = torch.Generator().manual_seed(0)
-    varied = (real.images[:1] + 0.3 * torch.randn(6, *real.images.shape[1:], generator=generator)).clamp(0, 1)
+    # Circular shifts of the training image: its own patches, so faithful, and different pictures.
+    varied = torch.cat([real.images[:1].roll((5 * step, 3 * step), dims=(-2, -1)) for step in range(6)])
     synthetic = ImageMaskSet(varied, real.masks[:1].expand(6, -1, -1, -1), [f"v{i}" for i in range(6)],
                              [f"/v{i}" for i in range(6)], [real.paths[0]] * 6)
     metrics = evaluate_sets(real, synthetic).metrics
+    assert metrics["verdict"]["faithful_images"] is not False
     assert metrics["diversity"]["grouping"] == "source_image" and metrics["verdict"]["diverse"] is True
 
 
@@ -192,9 +230,14 @@ def test_leave_one_out_test_needs_two_real_images() -> None:
         leave_one_out_patch_test(torch.rand(1, 3, 32, 32), torch.rand(2, 3, 32, 32))
 
 
-def test_report_thresholds_reject_a_level_outside_zero_one() -> None:
-    with pytest.raises(ValueError, match="fidelity_alpha"):
-        ReportThresholds(fidelity_alpha=1.5)
+@pytest.mark.parametrize(
+    "field, value",
+    [("fidelity_alpha", 1.5), ("copy_ncc", 95), ("copy_ncc", 0), ("max_foreign_share", 1.0), ("min_diversity", -1),
+     ("max_shift", -1)],
+)
+def test_report_thresholds_reject_values_outside_their_range(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        ReportThresholds(**{field: value})
 
 
 def test_cli_names_a_fidelity_alpha_outside_zero_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

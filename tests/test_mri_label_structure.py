@@ -109,6 +109,31 @@ def test_report_refuses_synthetic_slices_from_unknown_sources(tmp_path):
     assert not (tmp_path / "out" / "label_structure.json").exists()
 
 
+def _one_pair(tmp_path, synthetic_label):
+    image, label = _tumour()
+    (tmp_path / "slices.json").write_text(json.dumps({"training": [_write(tmp_path, "r", image, label, slice_id="a")]}))
+    (tmp_path / "synthetic.json").write_text(json.dumps(
+        {"training": [_write(tmp_path, "s", image, synthetic_label, source_slice="a")]}))
+
+
+def test_report_refuses_a_label_set_other_than_brats(tmp_path):
+    # A binary tumour mask read as BraTS would call every plausible blob a floating tumour core.
+    _one_pair(tmp_path, (_tumour()[1] > 0).astype(np.uint8))
+    with pytest.raises(ValueError, match=r"label_values \[0, 1\] is not a BraTS label set"):
+        synthetic_report(tmp_path / "slices.json", tmp_path / "synthetic.json", tmp_path / "out", [0, 1])
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_refuses_label_values_outside_the_layout(tmp_path):
+    # Values the checks do not know would count as no tumour, outside the brain or not, and pass every check.
+    strange = _tumour()[1].copy()
+    strange[0:3, 0:3] = 7
+    _one_pair(tmp_path, strange)
+    with pytest.raises(ValueError, match=r"s_label.*label values \[7.0\] outside label_values \[0, 1, 2, 4\]"):
+        synthetic_report(tmp_path / "slices.json", tmp_path / "synthetic.json", tmp_path / "out", [0, 1, 2, 4])
+    assert not (tmp_path / "out" / "label_structure.json").exists()
+
+
 def test_tidying_removes_labels_past_the_brain_and_speckles_and_keeps_the_tumour():
     from monai_singanseg.apps.mri.label_structure import tidy_tumour_label
 

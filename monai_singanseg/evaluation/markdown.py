@@ -32,21 +32,29 @@ def _image_rows(metrics: dict[str, Any]) -> tuple[str, str]:
         f"patch distance (SWD x1e3) of each synthetic image to the real set: median {test['synthetic_median']:.0f}, "
         f"largest {test['synthetic_max']:.0f}; of each real image to the other real images: {min(real):.0f} to "
         f"{test['bound']:.0f}; {test['num_beyond']} of {settings['num_synthetic']} synthetic images beyond "
-        f"{test['bound']:.0f}, {_p_value(test['p_value'], test['smallest_p_value'], level)}"
+        f"{test['bound']:.0f}, {_p_value(test['p_value'], test['smallest_p_value'], level)}; estimated foreign "
+        f"share {test['foreign_share']:.0%}"
     )
     rule = (
         f"p at least {level:.3g}, where p = C(m, k) / C(n + m, k) with n = {len(real)} real, m = "
         f"{settings['num_synthetic']} synthetic, k = {test['num_beyond']} beyond: the exact chance of k or more "
-        "synthetic images beyond every real one if they were exchangeable with real images"
+        "synthetic images beyond every real one if they were exchangeable with real images; and an estimated "
+        f"foreign share (k / m - 1 / (n + 1)) / (1 - 1 / (n + 1)) of at most "
+        f"{metrics['settings']['thresholds']['max_foreign_share']:.0%}"
     )
     return evidence, rule
+
+
+_MAX_LISTED = 10
 
 
 def _farthest_lines(test: dict[str, Any] | None) -> list[str]:
     if not test or not test["farthest_beyond"]:
         return []
-    farthest = ", ".join(f"{item['synthetic']} ({item['distance']:.0f})" for item in test["farthest_beyond"])
-    return ["", f"Synthetic images farthest beyond the real spread ({test['bound']:.0f}): {farthest}."]
+    beyond = test["farthest_beyond"]
+    farthest = ", ".join(f"{item['synthetic']} ({item['distance']:.0f})" for item in beyond[:_MAX_LISTED])
+    more = f", and {len(beyond) - _MAX_LISTED} more in metrics.json" if len(beyond) > _MAX_LISTED else ""
+    return ["", f"Synthetic images beyond the real spread ({test['bound']:.0f}), farthest first: {farthest}{more}."]
 
 
 def _verdict_rows(metrics: dict[str, Any]) -> list[str]:
@@ -91,10 +99,21 @@ def _verdict_rows(metrics: dict[str, Any]) -> list[str]:
 def _summary(metrics: dict[str, Any]) -> str:
     verdict = metrics["verdict"]
     sentences = []
+    test = metrics["fidelity"]["patch_test"]
     if verdict["faithful"]:
         sentences.append(
-            "The synthetic set looks faithful: its images lie within the real set's own spread of patch statistics "
-            "and its mask sizes match the real ones."
+            f"The synthetic set looks faithful: {test['num_beyond']} of {len(test['synthetic_distances'])} images "
+            "lie beyond the real set's own spread of patch statistics, no more than chance explains, and its mask "
+            "sizes match the real ones."
+        )
+    max_foreign = metrics["settings"]["thresholds"]["max_foreign_share"]
+    too_many_beyond = verdict["faithful_images"] is None and test is not None and test["foreign_share"] > max_foreign
+    if too_many_beyond:
+        sentences.append(
+            f"{test['num_beyond']} of {len(test['synthetic_distances'])} synthetic images lie beyond the real "
+            f"spread, more than chance explains (an estimated {test['foreign_share']:.0%} foreign), but "
+            f"{len(test['real_distances'])} real images are too few to reject them: look at the images listed "
+            "below, or add real images."
         )
     if verdict["faithful_images"] is False:
         sentences.append(
@@ -103,9 +122,11 @@ def _summary(metrics: dict[str, Any]) -> str:
         )
     if verdict["faithful_masks"] is False:
         sentences.append("The synthetic masks do not look faithful: their polyp sizes differ from the real masks.")
-    if verdict["faithful"] is None:
+    if verdict["faithful"] is None and not too_many_beyond:
         sentences.append("Fidelity cannot be fully judged: with so few images a test cannot reach its level.")
-    if verdict["diverse"] is None:
+    if verdict["faithful_images"] is False:
+        sentences.append("Diversity is not judged: images that are not faithful can differ without being samples.")
+    elif verdict["diverse"] is None:
         sentences.append("Diversity cannot be judged: no real image is the nearest of two or more synthetic images.")
     else:
         sentences.append(

@@ -49,16 +49,31 @@ class ReportThresholds:
             the masks' foreground fractions; a set is unfaithful when either p-value falls below its half.
         min_diversity: SinGAN diversity of the samples sharing a nearest real image, below which the set is not
             diverse (SinGAN reports about 0.5 when sampling from the coarsest scale; identical samples score 0).
+        max_foreign_share: the largest estimated share of foreign images (images that lie beyond the real spread
+            more often than chance explains) a set may hold and still be called faithful. With few real images
+            the patch test cannot reject a set that is, say, half noise; such a set gets "cannot tell", not
+            "faithful". The estimate is ``(k / m - 1 / (n + 1)) / (1 - 1 / (n + 1))`` for ``k`` of ``m``
+            synthetic images beyond all ``n`` real ones, as a share ``e`` of foreign images puts
+            ``e + (1 - e) / (n + 1)`` of the set beyond.
     """
 
     copy_ncc: float = 0.95
     max_shift: int = 4
     fidelity_alpha: float = 0.05
     min_diversity: float = 0.2
+    max_foreign_share: float = 0.2
 
     def __post_init__(self) -> None:
         if not 0.0 < self.fidelity_alpha < 1.0:
             raise ValueError(f"fidelity_alpha must be in (0, 1), got {self.fidelity_alpha}.")
+        if not 0.0 < self.copy_ncc <= 1.0:
+            raise ValueError(f"copy_ncc is a correlation in (0, 1], got {self.copy_ncc}.")
+        if not 0.0 <= self.max_foreign_share < 1.0:
+            raise ValueError(f"max_foreign_share must be in [0, 1), got {self.max_foreign_share}.")
+        if self.min_diversity < 0:
+            raise ValueError(f"min_diversity must be at least 0, got {self.min_diversity}.")
+        if self.max_shift < 0:
+            raise ValueError(f"max_shift must be at least 0 pixels, got {self.max_shift}.")
 
 
 @dataclass(frozen=True)
@@ -98,7 +113,7 @@ def _test_verdict(p_value: float, smallest_p_value: float, level: float) -> bool
 def _patch_test_summary(test: LeaveOneOutPatchTest | None, names: list[str]) -> dict[str, Any] | None:
     if test is None:
         return None
-    order = test.synthetic_distances.argsort(descending=True)[: min(test.num_beyond, 5)].tolist()
+    order = test.synthetic_distances.argsort(descending=True)[: test.num_beyond].tolist()
     return {
         "real_distances": test.real_distances.tolist(),
         "synthetic_distances": test.synthetic_distances.tolist(),
@@ -108,6 +123,7 @@ def _patch_test_summary(test: LeaveOneOutPatchTest | None, names: list[str]) -> 
         "num_beyond": test.num_beyond,
         "p_value": test.p_value,
         "smallest_p_value": test.smallest_p_value,
+        "foreign_share": test.foreign_share,
         "farthest_beyond": [{"synthetic": names[i], "distance": float(test.synthetic_distances[i])} for i in order],
     }
 
@@ -146,8 +162,11 @@ def evaluate_sets(
     - *faithful*: the images pass the leave-one-out patch test (no more synthetic images beyond the real set's own
       spread than chance allows) and the masks pass the exact KS test of their foreground fractions, each at
       ``thresholds.fidelity_alpha / 2``; a test that could not reach that level even on disjoint data gives
-      ``None``, and so does a single real image (no spread to measure).
-    - *diverse*: the SinGAN diversity of the samples of one training image reaches ``thresholds.min_diversity``.
+      ``None``, and so does a single real image (no spread to measure), and so do images that pass the test but
+      hold an estimated share of foreign images above ``thresholds.max_foreign_share`` (too few real images to
+      reject what is plainly off).
+    - *diverse*: the SinGAN diversity of the samples of one training image reaches ``thresholds.min_diversity``;
+      ``None`` for images judged unfaithful.
     - *safe*: no synthetic image correlates with a real one at ``thresholds.copy_ncc`` or more, over shifts and
       flips.
 
@@ -162,7 +181,8 @@ def evaluate_sets(
         An :class:`Evaluation`.
 
     Raises:
-        ValueError: if the image sizes differ or the channel counts cannot be matched.
+        ValueError: if the image sizes differ, the channel counts cannot be matched, or a set holds NaN or Inf
+            (which would fail every comparison and so pass every check).
 
     Example::
 
@@ -173,6 +193,12 @@ def evaluate_sets(
     if real.images.shape[-2:] != synthetic.images.shape[-2:]:
         sizes = f"{tuple(real.images.shape[-2:])} and {tuple(synthetic.images.shape[-2:])}"
         raise ValueError(f"real and synthetic images must share one size, got {sizes}.")
+    for name, pairs in (("real", real), ("synthetic", synthetic)):
+        for field in ("images", "masks"):
+            bad = (~torch.isfinite(getattr(pairs, field))).flatten(1).any(dim=1).nonzero().flatten().tolist()
+            if bad:
+                raise ValueError(f"the {name} {field} hold NaN or Inf values ({pairs.names[bad[0]]} and "
+                                 f"{len(bad) - 1} more): every value must be finite.")
     real_images, synthetic_images = _match_channels(real.images, synthetic.images)
     image_channels = list(range(real_images.shape[1]))
     real_pairs = torch.cat([real_images, real.masks], dim=1)
@@ -212,9 +238,13 @@ def evaluate_sets(
     faithful_images = None if image_test is None else _test_verdict(
         image_test.p_value, image_test.smallest_p_value, test_level
     )
+    if faithful_images and image_test.foreign_share > thresholds.max_foreign_share:
+        faithful_images = None  # too many beyond the spread for a faithful set, too few real images to reject it
     faithful_masks = _test_verdict(masks.ks_p_value, masks.ks_smallest_p_value, test_level)
     parts = (faithful_images, faithful_masks)
     faithful = False if False in parts else None if None in parts else True
+    # Unfaithful images (noise, say) differ from each other without being varied samples.
+    diverse = None if diversity is None or faithful_images is False else diversity >= thresholds.min_diversity
     metrics: dict[str, Any] = {
         "settings": {
             "size": int(real.images.shape[-1]),
@@ -255,7 +285,7 @@ def evaluate_sets(
             "faithful": faithful,
             "faithful_images": faithful_images,
             "faithful_masks": faithful_masks,
-            "diverse": None if diversity is None else diversity >= thresholds.min_diversity,
+            "diverse": diverse,
             "safe": not flagged,
         },
     }

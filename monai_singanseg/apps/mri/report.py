@@ -19,6 +19,7 @@ from monai_singanseg.apps.mri.label_structure import (
     compare_structure,
     count_structure_violations,
 )
+from monai_singanseg.apps.mri.regions import is_brats_label_set
 from monai_singanseg.data.datalist import read_datalist
 from monai_singanseg.data.writers import write_bytes, write_json, write_png
 from monai_singanseg.visualize import channel_comparison
@@ -52,10 +53,18 @@ def read_slice(image_path: str | os.PathLike, label_path: str | os.PathLike) -> 
     return image, label if label.ndim == 2 else label[..., 0]
 
 
-def _counts(entries: Sequence[Mapping[str, Any]], brain_threshold: float,
+def _counts(entries: Sequence[Mapping[str, Any]], label_values: Sequence[float], brain_threshold: float,
             min_component_pixels: int) -> list[StructureCounts]:
-    return [count_structure_violations(*read_slice(e["image"], e["label"]), brain_threshold, min_component_pixels)
-            for e in entries]
+    counts = []
+    for entry in entries:
+        image, label = read_slice(entry["image"], entry["label"])
+        unknown = np.setdiff1d(np.unique(label), np.asarray(label_values, dtype=np.float64))
+        if unknown.size:
+            # A value the checks do not know would count as no tumour at all, and pass every check.
+            raise ValueError(f"{entry['label']} holds label values {unknown.tolist()} outside label_values "
+                             f"{list(label_values)}.")
+        counts.append(count_structure_violations(image, label, brain_threshold, min_component_pixels))
+    return counts
 
 
 def _markdown(comparison: Mapping[str, Any]) -> str:
@@ -132,12 +141,16 @@ def synthetic_report(
 
     Raises:
         FileNotFoundError: a datalist or slice file does not exist.
-        ValueError: an empty datalist, or synthetic slices that name no real slice as their source.
+        ValueError: an empty datalist, synthetic slices that name no real slice as their source, a label set
+            other than BraTS's (the checks read labels as BraTS regions), or a label value outside it.
     """
+    if not is_brats_label_set(label_values):
+        raise ValueError(f"label_values {list(label_values)} is not a BraTS label set: the structure checks read "
+                         "labels as BraTS tumour regions, which other label sets do not have.")
     real_entries = read_datalist(slices_datalist)
     synthetic_entries = read_datalist(synthetic_datalist)
-    comparison = compare_structure(_counts(real_entries, brain_threshold, min_component_pixels),
-                                   _counts(synthetic_entries, brain_threshold, min_component_pixels))
+    comparison = compare_structure(_counts(real_entries, label_values, brain_threshold, min_component_pixels),
+                                   _counts(synthetic_entries, label_values, brain_threshold, min_component_pixels))
     comparison.update(brain_threshold=brain_threshold, min_component_pixels=min_component_pixels)
     out_dir = Path(out_dir)
     figure = _figure(real_entries, synthetic_entries, label_values, channel_names, figure_slices,
