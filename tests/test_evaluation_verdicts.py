@@ -148,6 +148,31 @@ def test_masks_of_other_sizes_are_judged_unfaithful(real: ImageMaskSet, held_out
     assert metrics["fidelity"]["masks"]["ks_p_value"] < 0.025
 
 
+def _speckled(masks: torch.Tensor) -> torch.Tensor:
+    # About each mask's foreground share, scattered as single pixels: the right area, in dozens of pieces.
+    generator = torch.Generator().manual_seed(0)
+    share = masks.flatten(1).mean(dim=1).view(-1, 1, 1, 1)
+    return (torch.rand(masks.shape, generator=generator) < share).float()
+
+
+def test_speckled_masks_of_the_right_area_are_judged_unfaithful(real: ImageMaskSet, held_out: ImageMaskSet) -> None:
+    metrics = evaluate_sets(real, image_mask_set(held_out.images, _speckled(held_out.masks), "speckled")).metrics
+    masks = metrics["fidelity"]["masks"]
+    assert masks["synthetic_components_mean"] > 10 * masks["real_components_mean"]
+    assert masks["components_ks_p_value"] < metrics["fidelity"]["mask_test_level"]
+    assert metrics["verdict"]["faithful_masks"] is False and metrics["verdict"]["faithful"] is False
+
+
+def test_a_set_of_many_empty_masks_is_not_called_faithful(real: ImageMaskSet, held_out: ImageMaskSet) -> None:
+    masks = held_out.masks.clone()
+    masks[:4] = 0  # 40 % empty against none of the real masks
+    metrics = evaluate_sets(real, image_mask_set(held_out.images, masks, "empty")).metrics
+    assert metrics["fidelity"]["masks"]["synthetic_empty_fraction"] == pytest.approx(0.4)
+    assert metrics["verdict"]["faithful_masks"] is not True and metrics["verdict"]["faithful"] is not True
+    assert "40% of the synthetic masks are empty against 0% of the real ones" in render_markdown(
+        {**metrics, "inputs": {}}, [])
+
+
 @pytest.mark.parametrize("flip", [(), (-1,), (-2,)], ids=["as is", "mirrored", "upside down"])
 def test_copies_of_real_images_are_not_safe_to_share(
     real: ImageMaskSet, held_out: ImageMaskSet, flip: tuple[int, ...]

@@ -60,16 +60,24 @@ def _farthest_lines(test: dict[str, Any] | None) -> list[str]:
 def _verdict_rows(metrics: dict[str, Any]) -> list[str]:
     thresholds = metrics["settings"]["thresholds"]
     fidelity, verdict = metrics["fidelity"], metrics["verdict"]
-    masks, memorisation, level = fidelity["masks"], metrics["memorisation"], fidelity["test_level"]
+    masks, memorisation = fidelity["masks"], metrics["memorisation"]
     image_evidence, image_rule = _image_rows(metrics)
+    mask_level = fidelity["mask_test_level"]
     mask_evidence = (
         f"foreground fraction {masks['real_fraction_mean']:.3f} +- {masks['real_fraction_std']:.3f} real, "
         f"{masks['synthetic_fraction_mean']:.3f} +- {masks['synthetic_fraction_std']:.3f} synthetic; KS statistic "
-        f"{masks['ks_statistic']:.3f}, {_p_value(masks['ks_p_value'], masks['ks_smallest_p_value'], level)}"
+        f"{masks['ks_statistic']:.3f}, {_p_value(masks['ks_p_value'], masks['ks_smallest_p_value'], mask_level)}; "
+        f"components per mask {masks['real_components_mean']:.2f} real, {masks['synthetic_components_mean']:.2f} "
+        f"synthetic, {_p_value(masks['components_ks_p_value'], masks['ks_smallest_p_value'], mask_level)}; empty "
+        f"{masks['real_empty_fraction']:.0%} real, {masks['synthetic_empty_fraction']:.0%} synthetic"
     )
-    mask_rule = f"p at least {level:.3g} (exact two-sample Kolmogorov-Smirnov test)"
+    mask_rule = (
+        f"p at least {mask_level:.3g} in both exact two-sample Kolmogorov-Smirnov tests (fractions, components), "
+        f"and at most {thresholds['max_foreign_share']:.0%} more empty masks than real"
+    )
     faithful_rule = (
-        f"both tests pass; {thresholds['fidelity_alpha']:.0%} split over the two, so a set drawn like the real one "
+        f"images and masks pass; {thresholds['fidelity_alpha']:.0%} split over the three tests (half to the images), "
+        "so a set drawn like the real one "
         f"is called unfaithful at most {thresholds['fidelity_alpha']:.0%} of the time"
     )
     diversity = metrics["diversity"]
@@ -121,8 +129,18 @@ def _summary(metrics: dict[str, Any]) -> str:
             "lie from one another."
         )
     if verdict["faithful_masks"] is False:
-        sentences.append("The synthetic masks do not look faithful: their polyp sizes differ from the real masks.")
-    if verdict["faithful"] is None and not too_many_beyond:
+        sentences.append("The synthetic masks do not look faithful: their sizes or their number of pieces differ "
+                         "from the real masks.")
+    masks = metrics["fidelity"]["masks"]
+    extra_empty = masks["synthetic_empty_fraction"] - masks["real_empty_fraction"]
+    too_many_empty = verdict["faithful_masks"] is None and extra_empty > max_foreign
+    if too_many_empty:
+        sentences.append(
+            f"{masks['synthetic_empty_fraction']:.0%} of the synthetic masks are empty against "
+            f"{masks['real_empty_fraction']:.0%} of the real ones: too many to call the masks faithful, too few "
+            "real masks to reject them."
+        )
+    if verdict["faithful"] is None and not (too_many_beyond or too_many_empty):
         sentences.append("Fidelity cannot be fully judged: with so few images a test cannot reach its level.")
     if verdict["faithful_images"] is False:
         sentences.append("Diversity is not judged: images that are not faithful can differ without being samples.")

@@ -23,6 +23,7 @@ from monai_singanseg.evaluation.markdown import render_markdown
 from monai_singanseg.evaluation.perceptual import PerceptualNetworks, perceptual_scores
 from monai_singanseg.metrics.diversity import diversity_score
 from monai_singanseg.metrics.mask_statistics import (
+    MaskSetComparison,
     compare_mask_sets,
     foreground_fraction,
     fraction_histogram,
@@ -32,7 +33,7 @@ from monai_singanseg.metrics.memorisation import NearestReal, nearest_real
 from monai_singanseg.metrics.sliced_wasserstein import SlicedWassersteinDistance
 from monai_singanseg.visualize import figures
 
-__all__ = ["Evaluation", "ReportThresholds", "build_report", "evaluate_sets", "write_report"]
+__all__ = ["Evaluation", "ReportThresholds", "build_report", "evaluate_sets", "fidelity_verdicts", "write_report"]
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,10 @@ class ReportThresholds:
             is a near-copy, and the set is not safe to share.
         max_shift: largest shift, in pixels at the report size, tried when looking for copies.
         fidelity_alpha: chance, at most, that a set drawn like the real one is called unfaithful. It is split
-            evenly (Bonferroni) between the two exact tests behind the verdict: the leave-one-out patch test of the
-            images (:func:`~monai_singanseg.evaluation.fidelity.leave_one_out_patch_test`) and the KS test of
-            the masks' foreground fractions; a set is unfaithful when either p-value falls below its half.
+            (Bonferroni) between the exact tests behind the verdict: half to the leave-one-out patch test of the
+            images (:func:`~monai_singanseg.evaluation.fidelity.leave_one_out_patch_test`), a quarter each to the
+            KS tests of the masks' foreground fractions and connected-component counts; a set is unfaithful when
+            a p-value falls below its share.
         min_diversity: SinGAN diversity of the samples sharing a nearest real image, below which the set is not
             diverse (SinGAN reports about 0.5 when sampling from the coarsest scale; identical samples score 0).
         max_foreign_share: the largest estimated share of foreign images (images that lie beyond the real spread
@@ -54,7 +56,8 @@ class ReportThresholds:
             the patch test cannot reject a set that is, say, half noise; such a set gets "cannot tell", not
             "faithful". The estimate is ``(k / m - 1 / (n + 1)) / (1 - 1 / (n + 1))`` for ``k`` of ``m``
             synthetic images beyond all ``n`` real ones, as a share ``e`` of foreign images puts
-            ``e + (1 - e) / (n + 1)`` of the set beyond.
+            ``e + (1 - e) / (n + 1)`` of the set beyond. Masks likewise: empty that much more often than the
+            real masks, they are "cannot tell".
     """
 
     copy_ncc: float = 0.95
@@ -110,6 +113,30 @@ def _test_verdict(p_value: float, smallest_p_value: float, level: float) -> bool
     return p_value >= level
 
 
+def _all_passed(verdicts: list[bool | None]) -> bool | None:
+    """False when any verdict failed, else None when any could not tell, else True."""
+    return False if False in verdicts else None if None in verdicts else True
+
+
+def fidelity_verdicts(
+    image_test: LeaveOneOutPatchTest | None, masks: MaskSetComparison, thresholds: ReportThresholds = ReportThresholds()
+) -> tuple[bool | None, bool | None]:
+    """The images' and the masks' fidelity verdicts (see :func:`evaluate_sets`), each True, False or None.
+
+    ``fidelity_alpha`` is split (Bonferroni): half to the image test, a quarter to each mask test.
+    """
+    faithful_images = None if image_test is None else _test_verdict(
+        image_test.p_value, image_test.smallest_p_value, thresholds.fidelity_alpha / 2
+    )
+    if faithful_images and image_test.foreign_share > thresholds.max_foreign_share:
+        faithful_images = None  # too many beyond the spread for a faithful set, too few real images to reject it
+    faithful_masks = _all_passed([_test_verdict(p_value, masks.ks_smallest_p_value, thresholds.fidelity_alpha / 4)
+                                  for p_value in (masks.ks_p_value, masks.components_ks_p_value)])
+    if faithful_masks and masks.synthetic_empty_fraction - masks.real_empty_fraction > thresholds.max_foreign_share:
+        faithful_masks = None  # too many empty masks for a set like the real one, too few real masks to reject it
+    return faithful_images, faithful_masks
+
+
 def _patch_test_summary(test: LeaveOneOutPatchTest | None, names: list[str]) -> dict[str, Any] | None:
     if test is None:
         return None
@@ -160,11 +187,12 @@ def evaluate_sets(
     The verdicts, each ``True``, ``False`` or ``None`` (cannot tell):
 
     - *faithful*: the images pass the leave-one-out patch test (no more synthetic images beyond the real set's own
-      spread than chance allows) and the masks pass the exact KS test of their foreground fractions, each at
-      ``thresholds.fidelity_alpha / 2``; a test that could not reach that level even on disjoint data gives
-      ``None``, and so does a single real image (no spread to measure), and so do images that pass the test but
-      hold an estimated share of foreign images above ``thresholds.max_foreign_share`` (too few real images to
-      reject what is plainly off).
+      spread than chance allows) at ``thresholds.fidelity_alpha / 2``, and the masks pass the exact KS tests of
+      their foreground fractions and of their connected-component counts, each at a quarter of it; a test that
+      could not reach its level even on disjoint data gives ``None``, and so does a single real image (no spread
+      to measure), and so do images that pass but hold an estimated share of foreign images above
+      ``thresholds.max_foreign_share``, or masks that pass but are empty that much more often than the real
+      ones (too few real images to reject what is plainly off).
     - *diverse*: the SinGAN diversity of the samples of one training image reaches ``thresholds.min_diversity``;
       ``None`` for images judged unfaithful.
     - *safe*: no synthetic image correlates with a real one at ``thresholds.copy_ncc`` or more, over shifts and
@@ -234,15 +262,9 @@ def evaluate_sets(
     ]
     diversity = _mean(group_scores) if group_scores else None
     scores = None if perceptual is None else perceptual_scores(real_images, synthetic_images, groups, perceptual)
-    test_level = thresholds.fidelity_alpha / 2  # Bonferroni over the image and the mask test
-    faithful_images = None if image_test is None else _test_verdict(
-        image_test.p_value, image_test.smallest_p_value, test_level
-    )
-    if faithful_images and image_test.foreign_share > thresholds.max_foreign_share:
-        faithful_images = None  # too many beyond the spread for a faithful set, too few real images to reject it
-    faithful_masks = _test_verdict(masks.ks_p_value, masks.ks_smallest_p_value, test_level)
-    parts = (faithful_images, faithful_masks)
-    faithful = False if False in parts else None if None in parts else True
+    faithful_images, faithful_masks = fidelity_verdicts(image_test, masks, thresholds)
+    faithful = _all_passed([faithful_images, faithful_masks])
+    test_level, mask_level = thresholds.fidelity_alpha / 2, thresholds.fidelity_alpha / 4
     # Unfaithful images (noise, say) differ from each other without being varied samples.
     diverse = None if diversity is None or faithful_images is False else diversity >= thresholds.min_diversity
     metrics: dict[str, Any] = {
@@ -258,6 +280,7 @@ def evaluate_sets(
             "swd_x1e3_mean": {name: _mean(values) for name, values in swd.items()},
             "swd_x1e3_real_halves_image": swd_baseline,
             "test_level": test_level,
+            "mask_test_level": mask_level,
             "patch_test": _patch_test_summary(image_test, synthetic.names),
             "masks": asdict(masks),
         },
