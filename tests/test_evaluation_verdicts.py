@@ -187,6 +187,24 @@ def test_copies_of_real_images_are_not_safe_to_share(
     assert metrics["verdict"]["safe"] is False
 
 
+@pytest.mark.parametrize("rows, columns", [(5, 0), (0, -7), (6, 6)])
+def test_copies_moved_by_a_good_part_of_the_image_are_not_safe(
+    real: ImageMaskSet, held_out: ImageMaskSet, rows: int, columns: int
+) -> None:
+    # Moved, not rolled: the uncovered edge repeats the border, as a crop-and-pad of the real image would.
+    moved = real.images[:2].roll((rows, columns), dims=(-2, -1))
+    if rows:
+        moved[..., :rows, :] = moved[..., rows : rows + 1, :]
+    if columns < 0:
+        moved[..., columns:] = moved[..., columns - 1 : columns]
+    synthetic = image_mask_set(torch.cat([moved, held_out.images[:4]]), torch.cat([real.masks[:2], held_out.masks[:4]]),
+                               "moved")
+    metrics = evaluate_sets(real, synthetic).metrics
+    assert metrics["memorisation"]["max_shift"] == SIZE // 4
+    assert [item["synthetic"] for item in metrics["memorisation"]["flagged"]] == ["moved_0.png", "moved_1.png"]
+    assert metrics["verdict"]["safe"] is False
+
+
 def test_held_out_images_are_safe_to_share(held_out_metrics: dict[str, Any]) -> None:
     metrics = held_out_metrics
     assert metrics["verdict"]["safe"] is True and metrics["memorisation"]["num_flagged"] == 0

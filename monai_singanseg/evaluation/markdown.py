@@ -91,7 +91,7 @@ def _verdict_rows(metrics: dict[str, Any]) -> list[str]:
         f"distinct real images reach {_number(memorisation['real_max_ncc_between_distinct'])}"
     )
     safe_rule = (
-        f"no correlation at or above {thresholds['copy_ncc']} (shifts up to {thresholds['max_shift']} px, flips)"
+        f"no correlation at or above {thresholds['copy_ncc']} (shifts up to {memorisation['max_shift']} px, flips)"
     )
     return [
         "| Question | Answer | Evidence | Rule |",
@@ -251,7 +251,7 @@ def render_markdown(metrics: dict[str, Any], figure_names: Sequence[str]) -> str
         "## Memorisation",
         "",
         f"Each synthetic image was matched to its most correlated real image (normalised cross-correlation over "
-        f"shifts up to {settings['thresholds']['max_shift']} px and flips). Mean best correlation "
+        f"shifts up to {memorisation['max_shift']} px and flips). Mean best correlation "
         f"{memorisation['mean_ncc']:.3f}; mean distance of synthetic patches to their nearest real patch "
         f"{memorisation['patch_distance_mean']:.4f} (real images to other real images: "
         f"{_number(memorisation['real_patch_distance_mean'], 4)}).",

@@ -43,7 +43,8 @@ class ReportThresholds:
     Attributes:
         copy_ncc: a synthetic image whose best correlation with a real image (over shifts and flips) reaches this
             is a near-copy, and the set is not safe to share.
-        max_shift: largest shift, in pixels at the report size, tried when looking for copies.
+        max_shift: largest shift, in pixels at the report size, tried when looking for copies; ``None`` (the
+            default) tries shifts up to a quarter of the size, so a copy moved or cropped by that much is found.
         fidelity_alpha: chance, at most, that a set drawn like the real one is called unfaithful. It is split
             (Bonferroni) between the exact tests behind the verdict: half to the leave-one-out patch test of the
             images (:func:`~monai_singanseg.evaluation.fidelity.leave_one_out_patch_test`), a quarter each to the
@@ -61,7 +62,7 @@ class ReportThresholds:
     """
 
     copy_ncc: float = 0.95
-    max_shift: int = 4
+    max_shift: int | None = None
     fidelity_alpha: float = 0.05
     min_diversity: float = 0.2
     max_foreign_share: float = 0.2
@@ -75,7 +76,7 @@ class ReportThresholds:
             raise ValueError(f"max_foreign_share must be in [0, 1), got {self.max_foreign_share}.")
         if self.min_diversity < 0:
             raise ValueError(f"min_diversity must be at least 0, got {self.min_diversity}.")
-        if self.max_shift < 0:
+        if self.max_shift is not None and self.max_shift < 0:
             raise ValueError(f"max_shift must be at least 0 pixels, got {self.max_shift}.")
 
 
@@ -246,12 +247,13 @@ def evaluate_sets(
         image_test = leave_one_out_patch_test(real_images, synthetic_images, seed=seed)
     masks = compare_mask_sets(real.masks, synthetic.masks)
     # 2. Memorisation: nearest real image of every synthetic one, and how close distinct real images already are.
-    nearest = nearest_real(synthetic_images, real_images, thresholds.max_shift, seed=seed)
+    max_shift = min(real_images.shape[-2:]) // 4 if thresholds.max_shift is None else thresholds.max_shift
+    nearest = nearest_real(synthetic_images, real_images, max_shift, seed=seed)
     flagged = (nearest.ncc >= thresholds.copy_ncc).nonzero().flatten().tolist()
     real_to_real = None
     if len(real_images) >= 2:
         real_to_real = nearest_real(
-            real_images, real_images, thresholds.max_shift, exclude_same_index=True, seed=seed
+            real_images, real_images, max_shift, exclude_same_index=True, seed=seed
         )
     # 3. Diversity as in SinGAN, per training image: over the samples generated from it (or matched to it).
     groups, grouping = _diversity_groups(real, synthetic, nearest)
@@ -287,6 +289,7 @@ def evaluate_sets(
         "diversity": {"singan_diversity": diversity, "num_groups": len(group_scores), "grouping": grouping},
         "perceptual": scores,
         "memorisation": {
+            "max_shift": max_shift,
             "max_ncc": float(nearest.ncc.max()),
             "mean_ncc": float(nearest.ncc.mean()),
             "num_flagged": len(flagged),

@@ -90,19 +90,21 @@ def normalised_cross_correlation(first: torch.Tensor, second: torch.Tensor, eps:
 def shifted_normalised_cross_correlation(
     synthetic: torch.Tensor, real: torch.Tensor, max_shift: int, chunk_size: int = 8
 ) -> torch.Tensor:
-    """:func:`normalised_cross_correlation` over the overlap of the two images, for every small shift.
+    """:func:`normalised_cross_correlation` over the overlap of the two images, for every shift up to ``max_shift``.
 
     Entry ``[n, m, s + dy, s + dx]`` correlates the rows and columns where synthetic image ``n`` lies ``dy``
     down and ``dx`` right of real image ``m``, each channel centred on its own overlap mean. Rather than crop
-    ``(2s + 1)**2`` pairs of images, the sums over every overlap come from convolutions with the zero-padded
-    images: ``sum(x * y)`` from one convolution of synthetic with real, ``sum(x)``, ``sum(x**2)``, ``sum(y)`` and
-    ``sum(y**2)`` from convolutions with ones; then ``ncc = (sum(xy) - sum(x) sum(y) / n) / sqrt(var_x var_y)``.
+    ``(2s + 1)**2`` pairs of images, the sums over every overlap come from cross-correlations computed with FFTs
+    of the zero-padded images (padded by ``s``, so no shift wraps around): ``sum(x * y)`` from synthetic against
+    real, ``sum(x)``, ``sum(x**2)``, ``sum(y)`` and ``sum(y**2)`` against ones; then
+    ``ncc = (sum(xy) - sum(x) sum(y) / n) / sqrt(var_x var_y)``. The cost hardly grows with ``s``, so copies
+    moved by a good part of the image are found too.
 
     Args:
         synthetic: ``(N, C, H, W)`` images.
         real: ``(M, C, H, W)`` images.
         max_shift: ``s``, the largest shift along rows and columns.
-        chunk_size: synthetic images per convolution, bounding the memory of its unfolded input.
+        chunk_size: synthetic images per batch of FFTs, bounding the memory of the ``(chunk, M, ...)`` spectra.
 
     Returns:
         ``(N, M, 2s + 1, 2s + 1)`` correlations.
@@ -115,32 +117,39 @@ def shifted_normalised_cross_correlation(
         >>> round(float(shifted_normalised_cross_correlation(moved, real, 2)[0, 0, 3, 2]), 4)
         1.0
     """
-    channels, height, width = real.shape[1:]
-    pad = (max_shift,) * 4
-    # Centring on the whole-image mean first keeps float32 sums small; the overlap centring below stays exact.
-    synthetic = (synthetic - synthetic.mean(dim=(-2, -1), keepdim=True)).float()
-    real = (real - real.mean(dim=(-2, -1), keepdim=True)).float()
+    height, width = real.shape[-2:]
+    size = (height + max_shift, width + max_shift)
     offsets = torch.arange(-max_shift, max_shift + 1)
-    overlap_size = ((height - offsets.abs())[:, None] * (width - offsets.abs())[None, :]).float()
-    ones_kernel = real.new_ones(channels, 1, height, width)
-    real_kernel = real.transpose(0, 1).reshape(-1, 1, height, width)  # grouped by channel for groups=channels
-    padded_ones = F.pad(real.new_ones(1, channels, height, width), pad)
-    real_sum = F.conv2d(padded_ones, real_kernel, groups=channels).reshape(channels, len(real), *overlap_size.shape)
-    real_square_sum = F.conv2d(padded_ones, real_kernel**2, groups=channels).reshape(real_sum.shape)
-    real_sum, real_square_sum = real_sum.transpose(0, 1), real_square_sum.transpose(0, 1)
+    rows, columns = (offsets % size[0])[:, None], (offsets % size[1])[None, :]
+    overlap_size = ((height - offsets.abs())[:, None] * (width - offsets.abs())[None, :]).double()
+
+    def spectrum(images: torch.Tensor) -> torch.Tensor:
+        return torch.fft.rfft2(images, s=size)
+
+    def at_shifts(product: torch.Tensor) -> torch.Tensor:
+        # sum_k x(k + d) y(k) for the kept shifts d, from the spectrum product X conj(Y).
+        return torch.fft.irfft2(product, s=size)[..., rows, columns]
+
+    # Centring on the whole-image mean first keeps the sums small; the overlap centring below stays exact.
+    synthetic = (synthetic - synthetic.mean(dim=(-2, -1), keepdim=True)).double()
+    real = (real - real.mean(dim=(-2, -1), keepdim=True)).double()
+    ones = spectrum(real.new_ones(1, 1, height, width))
+    real_conjugate = spectrum(real).conj()
+    real_sum = at_shifts(ones * real_conjugate)  # (M, C, rows, columns)
+    real_square_sum = at_shifts(ones * spectrum(real**2).conj())
     real_variance = (real_square_sum - real_sum**2 / overlap_size).sum(dim=1)
     correlations = []
     for chunk in synthetic.split(chunk_size):
-        padded = F.pad(chunk, pad)
-        cross = F.conv2d(padded, real)
-        synthetic_sum = F.conv2d(padded, ones_kernel, groups=channels)
-        synthetic_square_sum = F.conv2d(padded**2, ones_kernel, groups=channels)
+        chunk_spectrum = spectrum(chunk)
+        cross = at_shifts(torch.einsum("ncpq,mcpq->nmpq", chunk_spectrum, real_conjugate))
+        synthetic_sum = at_shifts(chunk_spectrum * ones.conj())
+        synthetic_square_sum = at_shifts(spectrum(chunk**2) * ones.conj())
         synthetic_variance = (synthetic_square_sum - synthetic_sum**2 / overlap_size).sum(dim=1)
         covariance = cross - torch.einsum("ncuv,mcuv->nmuv", synthetic_sum, real_sum) / overlap_size
         norm = (synthetic_variance[:, None] * real_variance[None]).clamp_min(0.0).sqrt()
         # A flat overlap (a collapsed, constant sample) correlates with nothing; rounding must not make it a copy.
         flat = norm <= 1e-8 * overlap_size
-        correlations.append(torch.where(flat, 0.0, covariance / norm.clamp_min(1e-30)).clamp(-1.0, 1.0))
+        correlations.append(torch.where(flat, 0.0, covariance / norm.clamp_min(1e-30)).clamp(-1.0, 1.0).float())
     return torch.cat(correlations)
 
 
