@@ -19,7 +19,8 @@ from PIL import Image
 
 from monai_singanseg.evaluation.fidelity import leave_one_out_patch_test
 from monai_singanseg.evaluation.loading import load_image_mask_set
-from monai_singanseg.evaluation.report import evaluate_sets, fidelity_verdicts
+from monai_singanseg.evaluation.report import evaluate_sets
+from monai_singanseg.evaluation.verdicts import fidelity_verdicts
 from monai_singanseg.metrics.mask_statistics import compare_mask_sets
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "polyp" / "endotect_dev"

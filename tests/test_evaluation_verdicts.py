@@ -22,7 +22,8 @@ from monai_singanseg.data.phantom import endoscopy_phantom
 from monai_singanseg.evaluation.fidelity import exceedance_p_value, leave_one_out_patch_test
 from monai_singanseg.evaluation.loading import ImageMaskSet, load_image_mask_set
 from monai_singanseg.evaluation.markdown import render_markdown
-from monai_singanseg.evaluation.report import ReportThresholds, evaluate_sets
+from monai_singanseg.evaluation.report import evaluate_sets
+from monai_singanseg.evaluation.verdicts import ReportThresholds
 from monai_singanseg.metrics.mask_statistics import compare_mask_sets, ks_exact_p_value
 from monai_singanseg.metrics.sliced_wasserstein import sliced_wasserstein, sliced_wasserstein_per_query
 

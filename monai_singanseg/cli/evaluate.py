@@ -7,7 +7,8 @@ from pathlib import Path
 
 from monai_singanseg.evaluation.comparison import build_comparison_report
 from monai_singanseg.evaluation.perceptual import PerceptualNetworks
-from monai_singanseg.evaluation.report import ReportThresholds, build_report
+from monai_singanseg.evaluation.report import build_report
+from monai_singanseg.evaluation.verdicts import ReportThresholds
 
 __all__ = ["add_parser", "run"]
 

@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 from monai_singanseg.data.writers import write_atomically, write_bytes
 from monai_singanseg.evaluation.loading import load_image_mask_set
 from monai_singanseg.evaluation.perceptual import PerceptualNetworks
-from monai_singanseg.evaluation.report import ReportThresholds, write_report
+from monai_singanseg.evaluation.report import write_report
+from monai_singanseg.evaluation.verdicts import ReportThresholds
 from monai_singanseg.metrics.mask_statistics import foreground_fraction, fraction_histogram
 from monai_singanseg.visualize import figures
 
