@@ -14,7 +14,6 @@ from monai_singanseg.cli import main
 from monai_singanseg.networks.inception_sifid import InceptionSIFIDFeatures
 from monai_singanseg.networks.lpips import LPIPSAlexNet
 from monai_singanseg.evaluation.comparison import set_names
-from monai_singanseg.evaluation.loading import load_image_mask_set
 
 ENDOTECT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polyp" / "endotect_dev"
 REPORT_FILES = {
@@ -111,8 +110,20 @@ def test_diversity_groups_samples_by_their_source_image(tmp_path: Path, tiny_rea
     out = tmp_path / "report"
     assert evaluate("--real", str(tiny_real), "--synthetic", str(synthetic), "--out", str(out), "--size", "32") == 0
     diversity = json.loads((out / "metrics.json").read_text())["diversity"]
-    assert diversity == {"singan_diversity": 0.0, "num_groups": 1, "grouping": "source_image"}
+    assert diversity == {"singan_diversity": 0.0, "num_groups": 1, "grouping": "source_image", "unmatched_sources": 0}
     assert "It is not diverse" in (out / "report.md").read_text()
+
+
+def test_samples_naming_a_source_outside_the_real_set_are_reported(tmp_path: Path, tiny_real: Path) -> None:
+    # Generated from another set than --real: a likely mix-up of datalists, said in the report, not silently regrouped.
+    synthetic = write_set(tmp_path / "synthetic", "synthetic", [(smooth_rgb(s), ellipse_mask(s)) for s in (40, 41)],
+                          source="../elsewhere/other.png")
+    out = tmp_path / "report"
+    assert evaluate("--real", str(tiny_real), "--synthetic", str(synthetic), "--out", str(out), "--size", "32") == 0
+    diversity = json.loads((out / "metrics.json").read_text())["diversity"]
+    assert diversity["grouping"] == "nearest_real" and diversity["unmatched_sources"] == 2
+    report = (out / "report.md").read_text()
+    assert "2 synthetic image(s) name a source image that is not in the real datalist" in report
 
 
 def test_several_synthetic_sets_get_one_report_each_and_a_ranking(tmp_path: Path, tiny_real: Path) -> None:

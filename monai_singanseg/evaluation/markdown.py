@@ -152,6 +152,12 @@ def _summary(metrics: dict[str, Any]) -> str:
             if verdict["diverse"]
             else "It is not diverse: samples of one training image are nearly the same picture."
         )
+    unmatched = metrics["diversity"].get("unmatched_sources", 0)
+    if unmatched:
+        sentences.append(
+            f"{unmatched} synthetic image(s) name a source image that is not in the real datalist: is it the set "
+            "they were generated from? Samples are grouped by their nearest real image instead."
+        )
     sentences.append(
         "It looks safe to share: no synthetic image is a copy of a real one."
         if verdict["safe"]

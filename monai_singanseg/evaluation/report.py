@@ -82,6 +82,12 @@ def _patch_test_summary(test: LeaveOneOutPatchTest | None, names: list[str]) -> 
     }
 
 
+def _unmatched_sources(real: ImageMaskSet, synthetic: ImageMaskSet) -> int:
+    known = set(real.paths) | set(real.names)
+    return sum(source is not None and source not in known and Path(source).name not in known
+               for source in synthetic.sources)
+
+
 def _diversity_groups(
     real: ImageMaskSet, synthetic: ImageMaskSet, nearest: NearestReal
 ) -> tuple[dict[int, list[int]], str]:
@@ -212,7 +218,11 @@ def evaluate_sets(
             "patch_test": _patch_test_summary(image_test, synthetic.names),
             "masks": asdict(masks),
         },
-        "diversity": {"singan_diversity": diversity, "num_groups": len(group_scores), "grouping": grouping},
+        "diversity": {
+            "singan_diversity": diversity, "num_groups": len(group_scores), "grouping": grouping,
+            # Samples that name a source image the real set lacks: perhaps --real is not the training set.
+            "unmatched_sources": _unmatched_sources(real, synthetic),
+        },
         "perceptual": scores,
         "memorisation": {
             "max_shift": max_shift,
