@@ -114,8 +114,7 @@ def _summary(metrics: dict[str, Any]) -> str:
             "lie beyond the real set's own spread of patch statistics, no more than chance explains, and its mask "
             "sizes match the real ones."
         )
-    max_foreign = metrics["settings"]["thresholds"]["max_foreign_share"]
-    too_many_beyond = verdict["faithful_images"] is None and test is not None and test["foreign_share"] > max_foreign
+    too_many_beyond = verdict["faithful_images"] is None and metrics["fidelity"]["too_many_beyond"]
     if too_many_beyond:
         sentences.append(
             f"{test['num_beyond']} of {len(test['synthetic_distances'])} synthetic images lie beyond the real "
@@ -132,8 +131,7 @@ def _summary(metrics: dict[str, Any]) -> str:
         sentences.append("The synthetic masks do not look faithful: their sizes or their number of pieces differ "
                          "from the real masks.")
     masks = metrics["fidelity"]["masks"]
-    extra_empty = masks["synthetic_empty_fraction"] - masks["real_empty_fraction"]
-    too_many_empty = verdict["faithful_masks"] is None and extra_empty > max_foreign
+    too_many_empty = verdict["faithful_masks"] is None and metrics["fidelity"]["too_many_empty"]
     if too_many_empty:
         sentences.append(
             f"{masks['synthetic_empty_fraction']:.0%} of the synthetic masks are empty against "

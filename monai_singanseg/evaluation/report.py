@@ -21,7 +21,13 @@ from monai_singanseg.evaluation.fidelity import LeaveOneOutPatchTest, leave_one_
 from monai_singanseg.evaluation.loading import ImageMaskSet, load_image_mask_set
 from monai_singanseg.evaluation.markdown import render_markdown
 from monai_singanseg.evaluation.perceptual import PerceptualNetworks, perceptual_scores
-from monai_singanseg.evaluation.verdicts import ReportThresholds, all_passed, fidelity_verdicts
+from monai_singanseg.evaluation.verdicts import (
+    ReportThresholds,
+    all_passed,
+    fidelity_verdicts,
+    too_many_empty,
+    too_many_foreign,
+)
 from monai_singanseg.metrics.diversity import diversity_score
 from monai_singanseg.metrics.mask_statistics import (
     compare_mask_sets,
@@ -82,21 +88,25 @@ def _patch_test_summary(test: LeaveOneOutPatchTest | None, names: list[str]) -> 
     }
 
 
+def _source_indices(real: ImageMaskSet, synthetic: ImageMaskSet) -> list[int | None]:
+    """The real image each sample names as its ``source_image`` (by path, else by file name), or None."""
+    real_by_path = {path: index for index, path in enumerate(real.paths)}
+    real_by_name = {name: index for index, name in enumerate(real.names)}
+    return [None if source is None else real_by_path.get(source, real_by_name.get(Path(source).name))
+            for source in synthetic.sources]
+
+
 def _unmatched_sources(real: ImageMaskSet, synthetic: ImageMaskSet) -> int:
-    known = set(real.paths) | set(real.names)
-    return sum(source is not None and source not in known and Path(source).name not in known
-               for source in synthetic.sources)
+    return sum(source is not None and index is None
+               for source, index in zip(synthetic.sources, _source_indices(real, synthetic)))
 
 
 def _diversity_groups(
     real: ImageMaskSet, synthetic: ImageMaskSet, nearest: NearestReal
 ) -> tuple[dict[int, list[int]], str]:
     """Synthetic indices per real index: by ``source_image`` when every sample names a real image, else by match."""
-    real_by_path = {path: index for index, path in enumerate(real.paths)}
-    real_by_name = {name: index for index, name in enumerate(real.names)}
     groups: dict[int, list[int]] = {}
-    for index, source in enumerate(synthetic.sources):
-        real_index = None if source is None else real_by_path.get(source, real_by_name.get(Path(source).name))
+    for index, real_index in enumerate(_source_indices(real, synthetic)):
         if real_index is None:
             break
         groups.setdefault(real_index, []).append(index)
@@ -217,6 +227,9 @@ def evaluate_sets(
             "mask_test_level": mask_level,
             "patch_test": _patch_test_summary(image_test, synthetic.names),
             "masks": asdict(masks),
+            # Why a passing test still gave "cannot tell", for the report's words.
+            "too_many_beyond": too_many_foreign(image_test, thresholds),
+            "too_many_empty": too_many_empty(masks, thresholds),
         },
         "diversity": {
             "singan_diversity": diversity, "num_groups": len(group_scores), "grouping": grouping,

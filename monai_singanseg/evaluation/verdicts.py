@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from monai_singanseg.evaluation.fidelity import LeaveOneOutPatchTest
 from monai_singanseg.metrics.mask_statistics import MaskSetComparison
 
-__all__ = ["ReportThresholds", "all_passed", "fidelity_verdicts"]
+__all__ = ["ReportThresholds", "all_passed", "fidelity_verdicts", "too_many_empty", "too_many_foreign"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,16 @@ def all_passed(verdicts: list[bool | None]) -> bool | None:
     return False if False in verdicts else None if None in verdicts else True
 
 
+def too_many_foreign(image_test: LeaveOneOutPatchTest | None, thresholds: ReportThresholds) -> bool:
+    """More images beyond the real spread than a faithful set holds (the estimated foreign share)."""
+    return image_test is not None and image_test.foreign_share > thresholds.max_foreign_share
+
+
+def too_many_empty(masks: MaskSetComparison, thresholds: ReportThresholds) -> bool:
+    """Masks empty that much more often than the real ones."""
+    return masks.synthetic_empty_fraction - masks.real_empty_fraction > thresholds.max_foreign_share
+
+
 def fidelity_verdicts(
     image_test: LeaveOneOutPatchTest | None, masks: MaskSetComparison, thresholds: ReportThresholds = ReportThresholds()
 ) -> tuple[bool | None, bool | None]:
@@ -77,10 +87,10 @@ def fidelity_verdicts(
     faithful_images = None if image_test is None else _test_verdict(
         image_test.p_value, image_test.smallest_p_value, thresholds.fidelity_alpha / 2
     )
-    if faithful_images and image_test.foreign_share > thresholds.max_foreign_share:
+    if faithful_images and too_many_foreign(image_test, thresholds):
         faithful_images = None  # too many beyond the spread for a faithful set, too few real images to reject it
     faithful_masks = all_passed([_test_verdict(p_value, masks.ks_smallest_p_value, thresholds.fidelity_alpha / 4)
                                   for p_value in (masks.ks_p_value, masks.components_ks_p_value)])
-    if faithful_masks and masks.synthetic_empty_fraction - masks.real_empty_fraction > thresholds.max_foreign_share:
+    if faithful_masks and too_many_empty(masks, thresholds):
         faithful_masks = None  # too many empty masks for a set like the real one, too few real masks to reject it
     return faithful_images, faithful_masks
